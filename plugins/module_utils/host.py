@@ -1,0 +1,73 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 sitelink.wgspread contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one seam through which our modules touch a host: commands and files.
+
+Modules take a Host; tests pass a fake one that replays recorded outputs.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import tempfile
+
+
+class CommandError(Exception):
+    def __init__(self, argv, rc, stdout, stderr):
+        self.argv, self.rc, self.stdout, self.stderr = argv, rc, stdout, stderr
+        super(CommandError, self).__init__("%s failed (rc=%d): %s" % (" ".join(argv), rc, (stderr or stdout).strip()))
+
+
+class Host(object):
+    """Runs commands and reads/writes files through an AnsibleModule."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def run(self, argv, data=None, check=True):
+        """Run argv (a list, no shell). ``data`` goes to stdin and is never logged."""
+        rc, out, err = self.module.run_command(argv, data=data, binary_data=data is not None)
+        if check and rc != 0:
+            raise CommandError(argv, rc, out, err)
+        return rc, out, err
+
+    def which(self, name):
+        return self.module.get_bin_path(name)
+
+    def read(self, path):
+        """File content as text, or None when the file does not exist."""
+        try:
+            with open(path, "r") as handle:
+                return handle.read()
+        except (IOError, OSError) as exc:
+            if getattr(exc, "errno", None) == 2:
+                return None
+            raise
+
+    def exists(self, path):
+        return os.path.exists(path)
+
+    def write_private(self, path, content):
+        """Write atomically with mode 0600 from the first byte: secrets never sit world-readable."""
+        directory = os.path.dirname(path)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".wgspread-")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.rename(tmp, path)
+        except Exception:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def remove(self, path):
+        if os.path.exists(path):
+            os.unlink(path)
+
+    def mode(self, path):
+        st = os.stat(path)
+        return st.st_mode & 0o7777, st.st_uid

@@ -1,0 +1,475 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 sitelink.wgspread contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Site pairs -> per-gateway tunnels.
+
+The inventory declares every site pair once, in ``wgspread_links``. This module turns
+that list into what one gateway must configure (its tunnels), and finds every mistake
+in the list before any host is touched. It is pure: no Ansible, no I/O, so the
+validation table in tests/unit runs in milliseconds and the controller never needs
+the gateways to answer before refusing bad input.
+
+Design choice: one WireGuard interface per link (not one interface with many peers).
+Each link then has its own listen port, so the port spreading of the next layer can
+match and rewrite exactly one tunnel's packets, and a link can be changed, spread or
+removed without touching its neighbours. Interface names are derived from the peer's
+inventory name so that they read well (``wg-spoke1``) and stay the same however the
+list is reordered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+
+LINK_KEYS = {
+    "name", "gateways", "subnet", "addresses", "listen_port", "endpoints", "mtu",
+    "persistent_keepalive", "preshared_key", "interfaces", "allowed_ips", "spread",
+}
+SPREAD_KEYS = {"enabled", "count", "first_port", "step", "ports"}
+
+DEFAULT_MTU = 1420
+DEFAULT_KEEPALIVE = 25
+MAX_IFNAME = 15
+IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+LINK_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+
+
+class LinkError(ValueError):
+    """Raised with every problem found, each naming the link and the field."""
+
+    def __init__(self, errors):
+        self.errors = list(errors)
+        super().__init__("; ".join(self.errors))
+
+
+def link_label(index, link):
+    """How messages name a link: its name when it has a usable one, else its position."""
+    if isinstance(link, dict) and isinstance(link.get("name"), str) and LINK_NAME_RE.match(link["name"]):
+        return "link %s" % link["name"]
+    return "wgspread_links[%d]" % index
+
+
+def default_link_name(gateways):
+    return "%s-%s" % (gateways[0], gateways[1])
+
+
+def default_interface_name(peer):
+    """``wg-<peer>`` when it fits in 15 characters, else a shortened name with a hash.
+
+    The hash keeps two long peer names that share a prefix apart, and depends on the
+    peer name only, so the name never changes when links are added or reordered.
+    """
+    clean = re.sub(r"[^A-Za-z0-9_.-]", "-", peer)
+    name = "wg-" + clean
+    if len(name) <= MAX_IFNAME:
+        return name
+    digest = hashlib.sha1(peer.encode("utf-8")).hexdigest()[:4]
+    return "wg-%s-%s" % (clean[:MAX_IFNAME - 8], digest)
+
+
+def _as_int(value):
+    """Integers from YAML, or digit strings from ``-e key=value``; never booleans."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, got a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+        return int(value)
+    raise ValueError("must be an integer, got %r" % (value,))
+
+
+def _as_bool(value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+        return value.lower() in ("true", "yes", "on", "1")
+    raise ValueError("must be true or false, got %r" % (value,))
+
+
+def _per_gateway(value, gateways, field, errors, label, convert):
+    """A field given once for both ends, or as a mapping ``{gateway: value}``."""
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(gateways))
+        if unknown:
+            errors.append("%s: %s: %s is not one of this link's gateways %s"
+                          % (label, field, ", ".join(map(str, unknown)), "/".join(gateways)))
+        out = {}
+        for gateway in gateways:
+            if gateway not in value:
+                errors.append("%s: %s: no value for gateway %s" % (label, field, gateway))
+                continue
+            try:
+                out[gateway] = convert(value[gateway])
+            except ValueError as exc:
+                errors.append("%s: %s.%s %s" % (label, field, gateway, exc))
+        return out
+    try:
+        converted = convert(value)
+    except ValueError as exc:
+        errors.append("%s: %s %s" % (label, field, exc))
+        return {}
+    return dict((gateway, converted) for gateway in gateways)
+
+
+def _port(value):
+    port = _as_int(value)
+    if not 1 <= port <= 65535:
+        raise ValueError("must be a UDP port between 1 and 65535, got %d" % port)
+    return port
+
+
+def _hostvar(hostvars, host, key):
+    try:
+        return hostvars[host].get(key)
+    except (KeyError, AttributeError):
+        return None
+
+
+def _underlay_address(hostvars, gateway):
+    """The address peers send to: explicit var, else ansible_host if it is an IP, else facts."""
+    explicit = _hostvar(hostvars, gateway, "wgspread_underlay_address")
+    if explicit:
+        return str(explicit)
+    ansible_host = _hostvar(hostvars, gateway, "ansible_host")
+    if ansible_host:
+        try:
+            return str(ipaddress.ip_address(str(ansible_host)))
+        except ValueError:
+            pass
+    facts = _hostvar(hostvars, gateway, "ansible_facts") or {}
+    for key in ("default_ipv4", "default_ipv6"):
+        address = (facts.get(key) or {}).get("address")
+        if address:
+            return str(address)
+    return None
+
+
+def _derive_addresses(subnet, gateways, label, errors):
+    try:
+        network = ipaddress.ip_network(str(subnet), strict=True)
+    except ValueError as exc:
+        errors.append("%s: subnet %s" % (label, exc))
+        return {}
+    if network.num_addresses < 2:
+        errors.append("%s: subnet %s holds fewer than two addresses" % (label, network))
+        return {}
+    if network.prefixlen >= network.max_prefixlen - 1:  # /31, /127: both addresses are usable
+        first, second = network[0], network[1]
+    else:
+        if network.num_addresses < 4:
+            errors.append("%s: subnet %s has no two host addresses" % (label, network))
+            return {}
+        first, second = network[1], network[2]
+    return {
+        gateways[0]: ipaddress.ip_interface("%s/%d" % (first, network.prefixlen)),
+        gateways[1]: ipaddress.ip_interface("%s/%d" % (second, network.prefixlen)),
+    }
+
+
+def _explicit_addresses(addresses, gateways, label, errors):
+    out = _per_gateway(addresses, gateways, "addresses", errors, label,
+                       lambda v: ipaddress.ip_interface(str(v)))
+    if len(out) != 2:
+        return out
+    a, b = out[gateways[0]], out[gateways[1]]
+    if a.version != b.version:
+        errors.append("%s: addresses: %s and %s mix IPv4 and IPv6" % (label, a, b))
+    elif a.network != b.network:
+        errors.append("%s: addresses: %s and %s are not in one subnet" % (label, a, b))
+    elif a.ip == b.ip:
+        errors.append("%s: addresses: both gateways have %s" % (label, a.ip))
+    return out
+
+
+def _allowed_ips(value, gateways, label, errors):
+    out = dict((gateway, []) for gateway in gateways)
+    if value is None:
+        return out
+    if not isinstance(value, dict):
+        errors.append("%s: allowed_ips must map a gateway to the prefixes behind it" % label)
+        return out
+    for gateway, prefixes in value.items():
+        if gateway not in gateways:
+            errors.append("%s: allowed_ips: %s is not one of this link's gateways" % (label, gateway))
+            continue
+        if not isinstance(prefixes, list):
+            errors.append("%s: allowed_ips.%s must be a list of prefixes" % (label, gateway))
+            continue
+        for prefix in prefixes:
+            try:
+                out[gateway].append(str(ipaddress.ip_network(str(prefix), strict=True)))
+            except ValueError as exc:
+                errors.append("%s: allowed_ips.%s: %s" % (label, gateway, exc))
+    return out
+
+
+def _site_networks(hostvars, gateway, errors):
+    value = _hostvar(hostvars, gateway, "wgspread_site_networks") or []
+    if not isinstance(value, list):
+        errors.append("host %s: wgspread_site_networks must be a list of prefixes" % gateway)
+        return []
+    out = []
+    for prefix in value:
+        try:
+            out.append(str(ipaddress.ip_network(str(prefix), strict=True)))
+        except ValueError as exc:
+            errors.append("host %s: wgspread_site_networks: %s" % (gateway, exc))
+    return out
+
+
+def _spread(value, label, errors):
+    """Spreading options; kept as given after checking their shape (ports are chosen later)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        errors.append("%s: spread must be a mapping" % label)
+        return {}
+    unknown = sorted(set(value) - SPREAD_KEYS)
+    if unknown:
+        errors.append("%s: spread: unknown option(s) %s (known: %s)"
+                      % (label, ", ".join(unknown), ", ".join(sorted(SPREAD_KEYS))))
+    return dict(value)
+
+
+def _parse_link(index, link, inventory, hostvars, errors):
+    """One link -> normalized dict, or None when it is too broken to go on with."""
+    label = link_label(index, link)
+    if not isinstance(link, dict):
+        errors.append("%s: each link must be a mapping, got %s" % (label, type(link).__name__))
+        return None
+    unknown = sorted(set(link) - LINK_KEYS)
+    if unknown:
+        errors.append("%s: unknown field(s) %s (known: %s)"
+                      % (label, ", ".join(map(str, unknown)), ", ".join(sorted(LINK_KEYS))))
+
+    gateways = link.get("gateways")
+    if not (isinstance(gateways, list) and len(gateways) == 2 and all(isinstance(g, str) for g in gateways)):
+        errors.append("%s: gateways must list exactly two inventory hostnames, got %r" % (label, gateways))
+        return None
+    if gateways[0] == gateways[1]:
+        errors.append("%s: gateways: %s is listed twice; a link joins two different gateways" % (label, gateways[0]))
+        return None
+    missing = [g for g in gateways if g not in inventory]
+    if missing:
+        errors.append("%s: gateways: %s not in the inventory" % (label, ", ".join(missing)))
+        return None
+
+    name = link.get("name", default_link_name(gateways))
+    if not (isinstance(name, str) and LINK_NAME_RE.match(name)):
+        errors.append("%s: name %r must be 1-64 letters, digits, '.', '_' or '-'" % (label, name))
+        return None
+    label = "link %s" % name
+
+    if ("subnet" in link) == ("addresses" in link):
+        errors.append("%s: give either subnet (addresses derived from it) or addresses, not %s"
+                      % (label, "both" if "subnet" in link else "neither"))
+        addresses = {}
+    elif "subnet" in link:
+        addresses = _derive_addresses(link["subnet"], gateways, label, errors)
+    else:
+        addresses = _explicit_addresses(link["addresses"], gateways, label, errors)
+
+    if "listen_port" not in link:
+        errors.append("%s: listen_port is required (one port for both ends, or one per gateway)" % label)
+        listen_ports = {}
+    else:
+        listen_ports = _per_gateway(link["listen_port"], gateways, "listen_port", errors, label, _port)
+
+    interfaces = {gateways[0]: default_interface_name(gateways[1]),
+                  gateways[1]: default_interface_name(gateways[0])}
+    if "interfaces" in link:
+        if not isinstance(link["interfaces"], dict):
+            errors.append("%s: interfaces must map a gateway to its interface name" % label)
+        else:
+            for gateway, ifname in link["interfaces"].items():
+                if gateway not in gateways:
+                    errors.append("%s: interfaces: %s is not one of this link's gateways" % (label, gateway))
+                elif not (isinstance(ifname, str) and IFNAME_RE.match(ifname) and ifname not in (".", "..")):
+                    errors.append("%s: interfaces.%s %r must be 1-15 letters, digits, '.', '_' or '-'"
+                                  % (label, gateway, ifname))
+                else:
+                    interfaces[gateway] = ifname
+
+    endpoints = {}
+    given_endpoints = link.get("endpoints") or {}
+    if not isinstance(given_endpoints, dict):
+        errors.append("%s: endpoints must map a gateway to its underlay address" % label)
+        given_endpoints = {}
+    for gateway in given_endpoints:
+        if gateway not in gateways:
+            errors.append("%s: endpoints: %s is not one of this link's gateways" % (label, gateway))
+    for gateway in gateways:
+        endpoint = given_endpoints.get(gateway) or _underlay_address(hostvars, gateway)
+        if endpoint is None:
+            errors.append("%s: endpoints: no underlay address known for gateway %s; set endpoints.%s, "
+                          "the host var wgspread_underlay_address, or gather its facts"
+                          % (label, gateway, gateway))
+            continue
+        endpoint = str(endpoint)
+        try:
+            endpoint = str(ipaddress.ip_address(endpoint))
+        except ValueError:
+            if not HOSTNAME_RE.match(endpoint):
+                errors.append("%s: endpoints.%s %r is neither an IP address nor a host name"
+                              % (label, gateway, endpoint))
+                continue
+        endpoints[gateway] = endpoint
+
+    def checked(field, default, convert, low, high):
+        try:
+            value = convert(link.get(field, default))
+        except ValueError as exc:
+            errors.append("%s: %s %s" % (label, field, exc))
+            return default
+        if not low <= value <= high:
+            errors.append("%s: %s must be between %d and %d, got %d" % (label, field, low, high, value))
+        return value
+
+    mtu = checked("mtu", DEFAULT_MTU, _as_int, 1280, 9000)
+    keepalive = checked("persistent_keepalive", DEFAULT_KEEPALIVE, _as_int, 0, 65535)
+    try:
+        preshared_key = _as_bool(link.get("preshared_key", True))
+    except ValueError as exc:
+        errors.append("%s: preshared_key %s" % (label, exc))
+        preshared_key = True
+
+    return {
+        "name": name,
+        "label": label,
+        "gateways": list(gateways),
+        "addresses": addresses,
+        "listen_ports": listen_ports,
+        "interfaces": interfaces,
+        "endpoints": endpoints,
+        "mtu": mtu,
+        "persistent_keepalive": keepalive,
+        "preshared_key": preshared_key,
+        "allowed_ips": _allowed_ips(link.get("allowed_ips"), gateways, label, errors),
+        "site_networks": dict((g, _site_networks(hostvars, g, errors)) for g in gateways),
+        "spread": _spread(link.get("spread"), label, errors),
+    }
+
+
+def _check_fleet(parsed, errors):
+    """Checks that need all links at once: names, pairs, addresses, ports, interfaces."""
+    names, pairs, addresses = {}, {}, {}
+    per_gateway_ports, per_gateway_ifaces, per_gateway_nets = {}, {}, {}
+    for link in parsed:
+        label = link["label"]
+        if link["name"] in names:
+            errors.append("%s: name: declared twice (also %s)" % (label, names[link["name"]]))
+        names.setdefault(link["name"], label)
+        pair = frozenset(link["gateways"])
+        if pair in pairs:
+            errors.append("%s: gateways: the pair %s is declared twice (also %s); declare each site pair once"
+                          % (label, "/".join(sorted(pair)), pairs[pair]))
+        pairs.setdefault(pair, label)
+        for gateway, interface in link["addresses"].items():
+            if interface.ip in addresses:
+                errors.append("%s: addresses: %s of %s is also used by %s"
+                              % (label, interface.ip, gateway, addresses[interface.ip]))
+            addresses.setdefault(interface.ip, "%s (%s)" % (label, gateway))
+            # Two tunnels of one gateway in overlapping subnets make its routing ambiguous.
+            nets = per_gateway_nets.setdefault(gateway, [])
+            for other_net, other_label in nets:
+                if interface.network.overlaps(other_net):
+                    errors.append("%s: addresses: %s on gateway %s overlaps %s of %s"
+                                  % (label, interface.network, gateway, other_net, other_label))
+            nets.append((interface.network, label))
+        for gateway, port in link["listen_ports"].items():
+            seen = per_gateway_ports.setdefault(gateway, {})
+            if port in seen:
+                errors.append("%s: listen_port: %d on gateway %s is already the listen port of %s"
+                              % (label, port, gateway, seen[port]))
+            seen.setdefault(port, label)
+        for gateway, interface in link["interfaces"].items():
+            seen = per_gateway_ifaces.setdefault(gateway, {})
+            if interface in seen:
+                errors.append("%s: interfaces: %s on gateway %s is already used by %s; set interfaces.%s"
+                              % (label, interface, gateway, seen[interface], gateway))
+            seen.setdefault(interface, label)
+
+
+def parse_links(links, inventory, hostvars):
+    """Validate ``wgspread_links`` against the inventory; return normalized links.
+
+    ``inventory`` is the collection of inventory hostnames, ``hostvars`` maps a host to
+    its variables (Ansible's hostvars, or a plain dict in tests). Raises LinkError
+    listing every problem found.
+    """
+    errors = []
+    if links is None:
+        links = []
+    if not isinstance(links, list):
+        raise LinkError(["wgspread_links must be a list of links, got %s" % type(links).__name__])
+    inventory = set(inventory)
+    parsed = []
+    for index, link in enumerate(links):
+        result = _parse_link(index, link, inventory, hostvars, errors)
+        if result is not None:
+            parsed.append(result)
+    _check_fleet(parsed, errors)
+    if errors:
+        raise LinkError(errors)
+    return parsed
+
+
+def link_errors(links, inventory, hostvars):
+    """Every problem in ``wgspread_links`` as a list of messages (empty when all is well)."""
+    try:
+        parse_links(links, inventory, hostvars)
+    except LinkError as exc:
+        return exc.errors
+    return []
+
+
+def _endpoint_uri(host, port):
+    """``host:port`` as wg wants it: IPv6 literals in brackets."""
+    return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
+
+
+def _tunnel(link, me, peer):
+    address = link["addresses"][me]
+    peer_address = link["addresses"][peer]
+    host_prefix = "/32" if peer_address.version == 4 else "/128"
+    allowed = [str(peer_address.ip) + host_prefix]
+    for prefix in link["site_networks"][peer] + link["allowed_ips"][peer]:
+        if prefix not in allowed:
+            allowed.append(prefix)
+    return {
+        "link": link["name"],
+        "interface": link["interfaces"][me],
+        "address": str(address),
+        "listen_port": link["listen_ports"][me],
+        "mtu": link["mtu"],
+        "underlay_address": link["endpoints"][me],
+        "peer": peer,
+        "peer_interface": link["interfaces"][peer],
+        "peer_address": str(peer_address),
+        "peer_tunnel_ip": str(peer_address.ip),
+        "peer_listen_port": link["listen_ports"][peer],
+        "peer_endpoint": link["endpoints"][peer],
+        "peer_endpoint_uri": _endpoint_uri(link["endpoints"][peer], link["listen_ports"][peer]),
+        "peer_allowed_ips": allowed,
+        "persistent_keepalive": link["persistent_keepalive"],
+        "preshared_key": link["preshared_key"],
+        # The first gateway of a link owns its preshared key: it generates it once and
+        # the second gateway receives a copy. One owner means the ends cannot race.
+        "preshared_key_owner": me == link["gateways"][0],
+        "spread": link["spread"],
+    }
+
+
+def gateway_tunnels(links, gateway, inventory, hostvars):
+    """The tunnels one gateway terminates, sorted by interface name."""
+    tunnels = []
+    for link in parse_links(links, inventory, hostvars):
+        a, b = link["gateways"]
+        if gateway == a:
+            tunnels.append(_tunnel(link, a, b))
+        elif gateway == b:
+            tunnels.append(_tunnel(link, b, a))
+    return sorted(tunnels, key=lambda t: t["interface"])

@@ -1,0 +1,196 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 sitelink.wgspread contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure WireGuard logic: config text, parsing of ``wg show dump``, what a reload must change.
+
+Nothing here runs a command. The modules feed it what the host said and act on what it
+decides, so tests can feed recorded outputs and check every decision.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import base64
+import ipaddress
+import re
+
+MARKER = "# Managed by sitelink.wgspread"
+KEY_RE = re.compile(r"^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$")
+SECRET_LINE_RE = re.compile(r"^(PrivateKey|PresharedKey)\s*=.*$", re.MULTILINE)
+
+
+def is_wireguard_key(text):
+    """A WireGuard key is 32 bytes in base64: 44 characters ending in '='."""
+    if not isinstance(text, str) or not KEY_RE.match(text.strip()):
+        return False
+    return len(base64.b64decode(text.strip())) == 32
+
+
+def is_managed(config_text):
+    return config_text is not None and config_text.startswith(MARKER)
+
+
+def mask_secrets(config_text):
+    """The config as it may be shown in a diff: secrets replaced, everything else kept."""
+    if config_text is None:
+        return ""
+    return SECRET_LINE_RE.sub(lambda m: "%s = <secret, not shown>" % m.group(1), config_text)
+
+
+def _peer_lines(peer, preshared_keys):
+    lines = ["", "[Peer]", "# %s" % peer.get("name", peer["public_key"]), "PublicKey = %s" % peer["public_key"]]
+    psk = preshared_keys.get(peer["public_key"])
+    if psk:
+        lines.append("PresharedKey = %s" % psk)
+    if peer.get("endpoint"):
+        lines.append("Endpoint = %s" % peer["endpoint"])
+    lines.append("AllowedIPs = %s" % ", ".join(peer["allowed_ips"]))
+    if peer.get("persistent_keepalive"):
+        lines.append("PersistentKeepalive = %d" % peer["persistent_keepalive"])
+    return lines
+
+
+def render_config(spec, private_key, preshared_keys, wg_quick=True):
+    """The wg-quick file (``wg_quick=True``) or the ``wg setconf`` form of one interface.
+
+    ``spec``: interface, link, addresses, listen_port, mtu, peers (public_key,
+    endpoint, allowed_ips, persistent_keepalive, name). Secrets are passed apart from
+    the spec so that the spec can be logged and diffed.
+    """
+    lines = []
+    if wg_quick:
+        lines += [MARKER + " (link %s). Local edits are overwritten." % spec["link"],
+                  "# The private and preshared keys below were read on this host and never left it."]
+    lines += ["[Interface]", "PrivateKey = %s" % private_key, "ListenPort = %d" % spec["listen_port"]]
+    if wg_quick:
+        lines += ["Address = %s" % ", ".join(spec["addresses"]), "MTU = %d" % spec["mtu"]]
+    for peer in spec["peers"]:
+        lines += _peer_lines(peer, preshared_keys)
+    return "\n".join(lines) + "\n"
+
+
+def parse_dump(text):
+    """``wg show IFACE dump`` -> {private_key, public_key, listen_port, peers: {pubkey: {...}}}."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise ValueError("empty output from wg show dump")
+    head = lines[0].split("\t")
+    if len(head) != 4:
+        raise ValueError("unexpected interface line in wg show dump: %d fields" % len(head))
+    state = {
+        "private_key": None if head[0] == "(none)" else head[0],
+        "public_key": None if head[1] == "(none)" else head[1],
+        "listen_port": int(head[2]),
+        "peers": {},
+    }
+    for line in lines[1:]:
+        fields = line.split("\t")
+        if len(fields) != 8:
+            raise ValueError("unexpected peer line in wg show dump: %d fields" % len(fields))
+        pubkey, psk, endpoint, allowed, handshake, rx, tx, keepalive = fields
+        state["peers"][pubkey] = {
+            "preshared_key": None if psk == "(none)" else psk,
+            "endpoint": None if endpoint == "(none)" else endpoint,
+            "allowed_ips": [] if allowed == "(none)" else sorted(allowed.split(",")),
+            "latest_handshake": int(handshake),
+            "rx_bytes": int(rx),
+            "tx_bytes": int(tx),
+            "persistent_keepalive": 0 if keepalive == "off" else int(keepalive),
+        }
+    return state
+
+
+def live_differences(live, spec, public_key, preshared_keys):
+    """What differs between the live interface and the spec, as readable strings.
+
+    Endpoints are left out on purpose: WireGuard updates a peer's endpoint when it
+    roams, and that is not drift. A changed endpoint in the spec still reaches the
+    interface, because a changed config file always triggers a reload.
+    """
+    changes = []
+    if live["public_key"] != public_key:
+        changes.append("interface key: live %s, wanted %s" % (live["public_key"] or "none", public_key))
+    if live["listen_port"] != spec["listen_port"]:
+        changes.append("listen port: live %d, wanted %d" % (live["listen_port"], spec["listen_port"]))
+    wanted = dict((p["public_key"], p) for p in spec["peers"])
+    for key in sorted(set(live["peers"]) - set(wanted)):
+        changes.append("peer %s: remove" % key)
+    for key in sorted(set(wanted) - set(live["peers"])):
+        changes.append("peer %s: add" % key)
+    for key in sorted(set(wanted) & set(live["peers"])):
+        have, want = live["peers"][key], wanted[key]
+        if have["allowed_ips"] != sorted(want["allowed_ips"]):
+            changes.append("peer %s: allowed ips %s -> %s" % (key, ",".join(have["allowed_ips"]),
+                                                              ",".join(sorted(want["allowed_ips"]))))
+        if have["persistent_keepalive"] != (want.get("persistent_keepalive") or 0):
+            changes.append("peer %s: persistent keepalive %d -> %d"
+                           % (key, have["persistent_keepalive"], want.get("persistent_keepalive") or 0))
+        if have["preshared_key"] != preshared_keys.get(key):
+            changes.append("peer %s: preshared key changed" % key)
+    return changes
+
+
+def address_changes(live_addresses, wanted_addresses):
+    """(to_add, to_remove) for the interface's addresses, each as 'ip/prefix'."""
+    live, wanted = set(live_addresses), set(wanted_addresses)
+    return sorted(wanted - live), sorted(live - wanted)
+
+
+def parse_ip_addr_json(data):
+    """``ip -j addr show dev IFACE`` (already decoded) -> (mtu, ['ip/prefix', ...])."""
+    if not data:
+        return None, []
+    entry = data[0]
+    addresses = ["%s/%d" % (a["local"], a["prefixlen"]) for a in entry.get("addr_info", [])
+                 if a.get("scope") != "link"]
+    return entry.get("mtu"), sorted(addresses)
+
+
+def check_reload(before, after, public_key, peer_count, listen_port):
+    """Fail-closed check after ``wg syncconf``: raises ValueError naming what is wrong."""
+    problems = []
+    if after["public_key"] != public_key:
+        problems.append("public key is %s, expected %s" % (after["public_key"] or "none", public_key))
+    if len(after["peers"]) != peer_count:
+        problems.append("%d peer(s), expected %d" % (len(after["peers"]), peer_count))
+    if after["listen_port"] != listen_port:
+        problems.append("listen port %d, expected %d" % (after["listen_port"], listen_port))
+    if problems:
+        raise ValueError("after the reload the interface has %s (before: key %s, %d peer(s))"
+                         % ("; ".join(problems), before["public_key"] or "none", len(before["peers"])))
+
+
+def _normalize_route(dst, version):
+    if dst == "default":
+        return "0.0.0.0/0" if version == 4 else "::/0"
+    if "/" not in dst:
+        return dst + ("/32" if version == 4 else "/128")
+    return dst
+
+
+def parse_routes_json(data, version):
+    """``ip -j -4|-6 route show dev IFACE`` -> prefixes routed there, connected and link-local left out."""
+    routes = []
+    for entry in data or []:
+        if entry.get("protocol") == "kernel" or entry.get("type", "unicast") != "unicast":
+            continue
+        dst = _normalize_route(entry["dst"], version)
+        if version == 6 and dst.lower().startswith("fe80:"):
+            continue
+        routes.append(dst)
+    return sorted(routes)
+
+
+def route_changes(live_routes, allowed_ips, addresses):
+    """(to_add, to_remove): wg-quick routes the allowed IPs at start; a reload must keep that true.
+
+    Like wg-quick, a prefix inside the interface's own (connected) subnet needs no route.
+    """
+    connected = [ipaddress.ip_interface(a).network for a in addresses]
+    wanted = set()
+    for prefix in allowed_ips:
+        network = ipaddress.ip_network(prefix, strict=False)
+        if not any(network.version == net.version and network.subnet_of(net) for net in connected):
+            wanted.add(str(network))
+    live = set(str(ipaddress.ip_network(p, strict=False)) for p in live_routes)
+    return sorted(wanted - live), sorted(live - wanted)

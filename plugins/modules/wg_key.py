@@ -1,0 +1,141 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 sitelink.wgspread contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: wg_key
+short_description: Create a WireGuard private or preshared key on the managed host, once
+version_added: 0.1.0
+description:
+  - Creates a WireGuard key file with mode C(0600), owned by the user running the module, if it does not exist.
+  - An existing private key is never regenerated or replaced; an unreadable or malformed one fails the task.
+  - For a private key, returns the public key only. The private key never leaves the host.
+  - For a preshared key, either generates it (the link's owning end) or writes the value given in O(content)
+    (the other end), and returns it in RV(preshared_key) so that it can be handed to the other end in memory.
+    Use C(no_log: true) on such tasks.
+options:
+  path:
+    description: Key file. Its directory must exist.
+    type: path
+    required: true
+  kind:
+    description: Which key.
+    type: str
+    choices: [private, preshared]
+    default: private
+  content:
+    description:
+      - Only for O(kind=preshared). The key both ends must share, as received from the owning end.
+      - When the file holds another value, it is replaced (a preshared key that differs from the
+        peer's makes the link fail, so the owning end's value wins).
+    type: str
+attributes:
+  check_mode:
+    support: full
+    details: In check mode no key is generated; RV(public_key) is empty when the key does not exist yet.
+  diff_mode:
+    support: none
+    details: Key material is never shown.
+author:
+  - sitelink.wgspread contributors
+"""
+
+EXAMPLES = r"""
+- name: Make sure the link's private key exists
+  sitelink.wgspread.wg_key:
+    path: /etc/wireguard/wgspread/hub-spoke1.key
+  register: key
+
+- name: Generate the link's preshared key on its owning end
+  sitelink.wgspread.wg_key:
+    path: /etc/wireguard/wgspread/hub-spoke1.psk
+    kind: preshared
+  register: psk
+  no_log: true
+"""
+
+RETURN = r"""
+public_key:
+  description: Public key of the private key (empty in check mode before the key exists).
+  returned: when O(kind=private)
+  type: str
+  sample: xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=
+preshared_key:
+  description: The preshared key. Secret; register it only under C(no_log).
+  returned: when O(kind=preshared)
+  type: str
+created:
+  description: Whether the key file was created or (preshared only) rewritten.
+  returned: always
+  type: bool
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
+from ansible_collections.sitelink.wgspread.plugins.module_utils.wireguard import is_wireguard_key
+
+
+def ensure_key(host, path, kind, content, check_mode):
+    """Decide, then act: returns (changed, public_key_or_psk)."""
+    existing = host.read(path)
+    existing = existing.strip() if existing is not None else None
+    if existing is not None and not is_wireguard_key(existing):
+        raise ValueError("%s exists but does not hold a WireGuard key; it was left as it is" % path)
+
+    if kind == "private":
+        if existing is None:
+            if check_mode:
+                return True, ""
+            existing = host.run(["wg", "genkey"])[1].strip()
+            host.write_private(path, existing + "\n")
+            changed = True
+        else:
+            changed = False
+        return changed, host.run(["wg", "pubkey"], data=existing)[1].strip()
+
+    if content is not None:
+        if not is_wireguard_key(content):
+            raise ValueError("content is not a WireGuard key")
+        if existing == content.strip():
+            return False, existing
+        if not check_mode:
+            host.write_private(path, content.strip() + "\n")
+        return True, content.strip()
+    if existing is not None:
+        return False, existing
+    if check_mode:
+        return True, ""
+    psk = host.run(["wg", "genpsk"])[1].strip()
+    host.write_private(path, psk + "\n")
+    return True, psk
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            kind=dict(type="str", choices=["private", "preshared"], default="private"),
+            content=dict(type="str", no_log=True),
+        ),
+        supports_check_mode=True,
+    )
+    kind = module.params["kind"]
+    if kind == "private" and module.params["content"] is not None:
+        module.fail_json(msg="content: only a preshared key can be given; private keys are made on the host")
+    try:
+        changed, value = ensure_key(Host(module), module.params["path"], kind,
+                                    module.params["content"], module.check_mode)
+    except (ValueError, CommandError) as exc:
+        module.fail_json(msg=str(exc))
+    if kind == "private":
+        module.exit_json(changed=changed, created=changed, public_key=value)
+    module.exit_json(changed=changed, created=changed, preshared_key=value)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+from labkit import lab  # noqa: F401  (the session fixture)

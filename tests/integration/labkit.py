@@ -1,0 +1,70 @@
+"""The lab as a pytest fixture: three gateway containers (hub, spoke1, spoke2) reached
+over SSH, exactly as a user's gateways would be. scripts/lab brings them up."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+INVENTORY = os.path.join(ROOT, "lab", "inventory")
+GATEWAYS = ("hub", "spoke1", "spoke2")
+RECAP_RE = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def container(gateway):
+    return "wgspread-" + gateway
+
+
+def sh(gateway, command, check=True):
+    """Run a shell command inside a gateway container; returns stdout."""
+    result = subprocess.run(["podman", "exec", container(gateway), "sh", "-c", command],
+                            capture_output=True, text=True, timeout=120)
+    if check and result.returncode != 0:
+        raise AssertionError("%s: %s failed: %s%s" % (gateway, command, result.stdout, result.stderr))
+    return result.stdout
+
+
+class Run(object):
+    def __init__(self, result):
+        self.rc, self.out = result.returncode, result.stdout + result.stderr
+        self.recap = dict((m.group(1), {"ok": int(m.group(2)), "changed": int(m.group(3)),
+                                        "unreachable": int(m.group(4)), "failed": int(m.group(5))})
+                          for m in RECAP_RE.finditer(self.out))
+
+    def changed(self):
+        return sum(host["changed"] for host in self.recap.values())
+
+
+def playbook(name, inventory=INVENTORY, *args):
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+    result = subprocess.run(["ansible-playbook", "-i", inventory, os.path.join(ROOT, "playbooks", name)] + list(args),
+                            capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
+    return Run(result)
+
+
+def inventory_with_links(tmp_path, links):
+    """A copy of the lab inventory whose wgspread_links is replaced."""
+    target = tmp_path / "inventory"
+    shutil.copytree(INVENTORY, target)
+    (target / "group_vars" / "all" / "links.yml").write_text("---\n" + json.dumps({"wgspread_links": links}, indent=1))
+    return str(target)
+
+
+def lab_links():
+    import yaml
+    with open(os.path.join(INVENTORY, "group_vars", "all", "links.yml")) as handle:
+        return yaml.safe_load(handle)["wgspread_links"]
+
+
+@pytest.fixture(scope="session")
+def lab():
+    """A fresh lab for the session, removed afterwards (set WGSPREAD_KEEP_LAB=1 to keep it)."""
+    subprocess.run([os.path.join(ROOT, "scripts", "lab"), "down"], check=True)
+    subprocess.run([os.path.join(ROOT, "scripts", "lab"), "up", "--no-site"], check=True)
+    yield
+    if os.environ.get("WGSPREAD_KEEP_LAB") != "1":
+        subprocess.run([os.path.join(ROOT, "scripts", "lab"), "down"], check=True)

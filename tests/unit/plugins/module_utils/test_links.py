@@ -1,0 +1,178 @@
+"""Table-driven tests of the site-pair model: good inventories derive the right tunnels,
+bad ones are refused with a message that names the link and the field."""
+
+import copy
+
+import pytest
+
+from ansible_collections.sitelink.wgspread.plugins.module_utils.links import (
+    LinkError, default_interface_name, gateway_tunnels, link_errors, parse_links,
+)
+
+INVENTORY = ["hub", "spoke1", "spoke2", "a-gateway-with-a-long-name", "a-gateway-with-a-longer-name"]
+HOSTVARS = {
+    "hub": {"ansible_host": "198.51.100.11", "wgspread_site_networks": ["10.0.0.0/16"]},
+    "spoke1": {"ansible_host": "198.51.100.12"},
+    "spoke2": {"ansible_host": "spoke2.example.net",
+               "ansible_facts": {"default_ipv4": {"address": "198.51.100.13"}}},
+    "a-gateway-with-a-long-name": {"wgspread_underlay_address": "2001:db8::1"},
+    "a-gateway-with-a-longer-name": {"wgspread_underlay_address": "2001:db8::2"},
+}
+HUB_SPOKES = [
+    {"name": "hub-spoke1", "gateways": ["hub", "spoke1"], "subnet": "198.18.0.0/31", "listen_port": 51820},
+    {"name": "hub-spoke2", "gateways": ["hub", "spoke2"], "subnet": "198.18.0.2/31", "listen_port": 51821,
+     "allowed_ips": {"hub": ["10.1.0.0/16"]}},
+]
+
+
+def tunnels(gateway, links=HUB_SPOKES):
+    return gateway_tunnels(links, gateway, INVENTORY, HOSTVARS)
+
+
+def test_hub_terminates_one_interface_per_link():
+    hub = tunnels("hub")
+    assert [(t["interface"], t["link"], t["address"], t["listen_port"]) for t in hub] == [
+        ("wg-spoke1", "hub-spoke1", "198.18.0.0/31", 51820),
+        ("wg-spoke2", "hub-spoke2", "198.18.0.2/31", 51821),
+    ]
+    assert all(t["preshared_key_owner"] for t in hub)
+
+
+def test_spoke_sees_the_hub_with_its_site_networks():
+    (spoke,) = tunnels("spoke1")
+    assert spoke["interface"] == "wg-hub"
+    assert spoke["address"] == "198.18.0.1/31"
+    assert spoke["peer_endpoint_uri"] == "198.51.100.11:51820"
+    assert spoke["peer_allowed_ips"] == ["198.18.0.0/32", "10.0.0.0/16"]
+    assert spoke["preshared_key_owner"] is False
+    assert spoke["mtu"] == 1420 and spoke["persistent_keepalive"] == 25 and spoke["preshared_key"] is True
+
+
+def test_hub_routes_extra_prefixes_behind_a_spoke():
+    (spoke2,) = tunnels("spoke2")
+    assert spoke2["peer_allowed_ips"] == ["198.18.0.2/32", "10.0.0.0/16", "10.1.0.0/16"]
+
+
+def test_endpoint_falls_back_to_facts_when_ansible_host_is_a_name():
+    hub_to_spoke2 = tunnels("hub")[1]
+    assert hub_to_spoke2["peer_endpoint"] == "198.51.100.13"
+
+
+def test_gateway_without_links_has_no_tunnels():
+    assert tunnels("a-gateway-with-a-long-name") == []
+
+
+@pytest.mark.parametrize("subnet, first, second", [
+    ("198.18.0.0/31", "198.18.0.0/31", "198.18.0.1/31"),
+    ("198.18.0.4/30", "198.18.0.5/30", "198.18.0.6/30"),
+    ("198.18.1.0/24", "198.18.1.1/24", "198.18.1.2/24"),
+    ("fd00:1::/127", "fd00:1::/127", "fd00:1::1/127"),
+    ("fd00:1::/64", "fd00:1::1/64", "fd00:1::2/64"),
+])
+def test_addresses_derived_from_subnet(subnet, first, second):
+    links = [{"gateways": ["hub", "spoke1"], "subnet": subnet, "listen_port": 51820}]
+    (parsed,) = parse_links(links, INVENTORY, HOSTVARS)
+    assert (str(parsed["addresses"]["hub"]), str(parsed["addresses"]["spoke1"])) == (first, second)
+    assert parsed["name"] == "hub-spoke1"
+
+
+def test_ipv6_underlay_endpoint_in_brackets_and_long_names_hashed():
+    links = [{"gateways": ["a-gateway-with-a-long-name", "a-gateway-with-a-longer-name"],
+              "addresses": {"a-gateway-with-a-long-name": "fd00::1/64", "a-gateway-with-a-longer-name": "fd00::2/64"},
+              "listen_port": {"a-gateway-with-a-long-name": 51820, "a-gateway-with-a-longer-name": 51830}}]
+    (t,) = gateway_tunnels(links, "a-gateway-with-a-long-name", INVENTORY, HOSTVARS)
+    assert t["peer_endpoint_uri"] == "[2001:db8::2]:51830"
+    assert t["peer_allowed_ips"] == ["fd00::2/128"]
+    assert len(t["interface"]) <= 15 and len(t["peer_interface"]) <= 15
+    assert t["interface"] != t["peer_interface"]
+
+
+@pytest.mark.parametrize("peer", ["spoke1", "x" * 40, "a-gateway-with-a-long-name", "gw.site_7"])
+def test_default_interface_names_are_short_valid_and_stable(peer):
+    name = default_interface_name(peer)
+    assert 1 <= len(name) <= 15
+    assert name == default_interface_name(peer)
+    assert all(c.isalnum() or c in "-_." for c in name)
+
+
+def _with(index, **changes):
+    links = copy.deepcopy(HUB_SPOKES)
+    for key, value in changes.items():
+        if value is None:
+            links[index].pop(key, None)
+        else:
+            links[index][key] = value
+    return links
+
+
+# (description, links, fragment the message must contain)
+BAD = [
+    ("not a list", {"gateways": []}, "wgspread_links must be a list"),
+    ("link not a mapping", ["hub-spoke1"], "wgspread_links[0]: each link must be a mapping"),
+    ("unknown field", _with(0, lsiten_port=1), "link hub-spoke1: unknown field(s) lsiten_port"),
+    ("one gateway", _with(0, gateways=["hub"]), "link hub-spoke1: gateways must list exactly two"),
+    ("same gateway twice", _with(0, gateways=["hub", "hub"]), "gateways: hub is listed twice"),
+    ("unknown gateway", _with(0, gateways=["hub", "spoke9"]), "gateways: spoke9 not in the inventory"),
+    ("bad name", _with(0, name="hub spoke"), "wgspread_links[0]: name 'hub spoke' must be"),
+    ("duplicate name", _with(1, name="hub-spoke1", gateways=["spoke1", "spoke2"]),
+     "link hub-spoke1: name: declared twice"),
+    ("pair declared twice", _with(1, gateways=["spoke1", "hub"]), "link hub-spoke2: gateways: the pair hub/spoke1 is declared twice"),
+    ("no subnet nor addresses", _with(0, subnet=None), "link hub-spoke1: give either subnet"),
+    ("subnet and addresses", _with(0, addresses={"hub": "198.18.0.0/31", "spoke1": "198.18.0.1/31"}),
+     "give either subnet (addresses derived from it) or addresses, not both"),
+    ("subnet with host bits", _with(0, subnet="198.18.0.1/30"), "link hub-spoke1: subnet 198.18.0.1/30 has host bits set"),
+    ("subnet too small", _with(0, subnet="198.18.0.0/32"), "fewer than two addresses"),
+    ("addresses in two subnets", _with(0, subnet=None, addresses={"hub": "198.18.0.0/31", "spoke1": "198.18.0.5/31"}),
+     "link hub-spoke1: addresses: 198.18.0.0/31 and 198.18.0.5/31 are not in one subnet"),
+    ("address family mix", _with(0, subnet=None, addresses={"hub": "198.18.0.0/31", "spoke1": "fd00::1/127"}),
+     "mix IPv4 and IPv6"),
+    ("same address both ends", _with(0, subnet=None, addresses={"hub": "198.18.0.0/24", "spoke1": "198.18.0.0/24"}),
+     "both gateways have 198.18.0.0"),
+    ("address missing for one end", _with(0, subnet=None, addresses={"hub": "198.18.0.0/31"}),
+     "link hub-spoke1: addresses: no value for gateway spoke1"),
+    ("address reused by another link", _with(1, subnet="198.18.0.0/31"), "link hub-spoke2: addresses: 198.18.0.0 of hub is also used by link hub-spoke1"),
+    ("overlapping subnets on one gateway", _with(1, subnet="198.18.0.0/30"), "overlaps 198.18.0.0/31 of link hub-spoke1"),
+    ("listen port missing", _with(0, listen_port=None), "link hub-spoke1: listen_port is required"),
+    ("listen port out of range", _with(0, listen_port=70000), "link hub-spoke1: listen_port must be a UDP port between 1 and 65535, got 70000"),
+    ("listen port a word", _with(0, listen_port="high"), "link hub-spoke1: listen_port must be an integer, got 'high'"),
+    ("listen port a boolean", _with(0, listen_port=True), "listen_port must be an integer, got a boolean"),
+    ("listen port for a stranger", _with(0, listen_port={"hub": 1, "spoke1": 2, "spoke2": 3}),
+     "listen_port: spoke2 is not one of this link's gateways"),
+    ("listen port collision on hub", _with(1, listen_port=51820), "link hub-spoke2: listen_port: 51820 on gateway hub is already the listen port of link hub-spoke1"),
+    ("interface name too long", _with(0, interfaces={"hub": "wg-this-is-too-long"}), "link hub-spoke1: interfaces.hub 'wg-this-is-too-long' must be 1-15"),
+    ("interface name collision", _with(1, interfaces={"hub": "wg-spoke1"}), "link hub-spoke2: interfaces: wg-spoke1 on gateway hub is already used by link hub-spoke1"),
+    ("mtu too small", _with(0, mtu=576), "link hub-spoke1: mtu must be between 1280 and 9000, got 576"),
+    ("keepalive negative", _with(0, persistent_keepalive=-1), "link hub-spoke1: persistent_keepalive must be between 0 and 65535, got -1"),
+    ("preshared_key not a bool", _with(0, preshared_key="maybe"), "link hub-spoke1: preshared_key must be true or false"),
+    ("bad endpoint", _with(0, endpoints={"spoke1": "not a host!"}), "link hub-spoke1: endpoints.spoke1 'not a host!' is neither"),
+    ("endpoint for a stranger", _with(0, endpoints={"spoke2": "198.51.100.1"}), "endpoints: spoke2 is not one of this link's gateways"),
+    ("allowed_ips not a list", _with(0, allowed_ips={"hub": "10.0.0.0/8"}), "allowed_ips.hub must be a list"),
+    ("allowed_ips bad prefix", _with(0, allowed_ips={"hub": ["10.0.0.1/8"]}), "link hub-spoke1: allowed_ips.hub: 10.0.0.1/8 has host bits set"),
+    ("unknown spread option", _with(0, spread={"cuont": 4}), "link hub-spoke1: spread: unknown option(s) cuont"),
+]
+
+
+@pytest.mark.parametrize("links, fragment", [row[1:] for row in BAD], ids=[row[0] for row in BAD])
+def test_bad_input_is_refused_naming_link_and_field(links, fragment):
+    errors = link_errors(links, INVENTORY, HOSTVARS)
+    assert any(fragment in error for error in errors), errors
+    with pytest.raises(LinkError):
+        parse_links(links, INVENTORY, HOSTVARS)
+
+
+def test_no_underlay_address_is_refused():
+    hostvars = dict(HOSTVARS, spoke1={"ansible_host": "spoke1.lan"})
+    errors = link_errors(HUB_SPOKES, INVENTORY, hostvars)
+    assert errors == ["link hub-spoke1: endpoints: no underlay address known for gateway spoke1; set endpoints.spoke1, "
+                      "the host var wgspread_underlay_address, or gather its facts"]
+
+
+def test_every_error_is_reported_at_once():
+    links = _with(0, mtu=1, listen_port=0)
+    errors = link_errors(links, INVENTORY, HOSTVARS)
+    assert len(errors) == 2
+
+
+def test_good_inventory_has_no_errors():
+    assert link_errors(HUB_SPOKES, INVENTORY, HOSTVARS) == []
+    assert link_errors(None, INVENTORY, HOSTVARS) == []
