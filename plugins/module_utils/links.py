@@ -220,18 +220,88 @@ def _site_networks(hostvars, gateway, errors):
     return out
 
 
-def _spread(value, label, errors):
-    """Spreading options; kept as given after checking their shape (ports are chosen later)."""
-    if value is None:
-        return {}
+def _receive_cpus(hostvars, gateway):
+    """How many CPUs receive on a gateway: wgspread_receive_cpus, else the CPU count from facts."""
+    explicit = _hostvar(hostvars, gateway, "wgspread_receive_cpus")
+    if explicit:
+        return _as_int(explicit)
+    facts = _hostvar(hostvars, gateway, "ansible_facts") or {}
+    for key in ("processor_nproc", "processor_vcpus"):
+        if facts.get(key):
+            return int(facts[key])
+    return None
+
+
+def _spread(value, gateways, listen_ports, hostvars, label, errors):
+    """The ports each end receives on: ``{"enabled": bool, "receive_ports": {gateway: [ports]}}``.
+
+    Both ends compute the same sets from the same link, so the sender's map and the
+    receiver's fold-back always agree. Per receiving gateway: ``ports`` as given, else
+    ``count`` ports from ``first_port`` (default: its listen port) every ``step`` (default 1);
+    ``count`` defaults to the receiver's CPU count, so each receive core can get a port.
+    """
+    value = {} if value is None else value
     if not isinstance(value, dict):
         errors.append("%s: spread must be a mapping" % label)
-        return {}
+        return {"enabled": False, "receive_ports": {}}
     unknown = sorted(set(value) - SPREAD_KEYS)
     if unknown:
         errors.append("%s: spread: unknown option(s) %s (known: %s)"
                       % (label, ", ".join(unknown), ", ".join(sorted(SPREAD_KEYS))))
-    return dict(value)
+    try:
+        enabled = _as_bool(value.get("enabled", True))
+    except ValueError as exc:
+        errors.append("%s: spread.enabled %s" % (label, exc))
+        enabled = False
+    receive_ports = {}
+    if not enabled or len(listen_ports) != 2:
+        return {"enabled": enabled, "receive_ports": receive_ports}
+
+    if "ports" in value:
+        if set(value) & {"count", "first_port", "step"}:
+            errors.append("%s: spread: give either ports or count/first_port/step, not both" % label)
+        lists = _per_gateway(value["ports"] if isinstance(value["ports"], dict) else {g: value["ports"] for g in gateways},
+                             gateways, "spread.ports", errors, label,
+                             lambda ports: [_port(p) for p in ports] if isinstance(ports, list) and ports
+                             else _raise("must be a non-empty list of ports"))
+        for gateway, ports in lists.items():
+            if len(set(ports)) != len(ports):
+                errors.append("%s: spread.ports.%s lists a port twice" % (label, gateway))
+            receive_ports[gateway] = sorted(set(ports))
+        return {"enabled": True, "receive_ports": receive_ports}
+
+    counts = _per_gateway(value.get("count", "auto"), gateways, "spread.count", errors, label,
+                          lambda v: v if v == "auto" else _as_int(v))
+    firsts = _per_gateway(value["first_port"], gateways, "spread.first_port", errors, label, _port) \
+        if "first_port" in value else dict(listen_ports)
+    steps = _per_gateway(value.get("step", 1), gateways, "spread.step", errors, label, _as_int)
+    for gateway in gateways:
+        if gateway not in counts or gateway not in firsts or gateway not in steps:
+            continue
+        count = counts[gateway]
+        if count == "auto":
+            count = _receive_cpus(hostvars, gateway)
+            if count is None:
+                errors.append("%s: spread.count: auto needs the CPU count of %s; gather its facts, "
+                              "set the host var wgspread_receive_cpus, or give a number" % (label, gateway))
+                continue
+        if count < 1:
+            errors.append("%s: spread.count must be at least 1, got %d" % (label, count))
+            continue
+        if steps[gateway] < 1:
+            errors.append("%s: spread.step must be at least 1, got %d" % (label, steps[gateway]))
+            continue
+        last = firsts[gateway] + (count - 1) * steps[gateway]
+        if last > 65535:
+            errors.append("%s: spread: %d ports from %d every %d end at %d, past 65535"
+                          % (label, count, firsts[gateway], steps[gateway], last))
+            continue
+        receive_ports[gateway] = list(range(firsts[gateway], last + 1, steps[gateway]))
+    return {"enabled": True, "receive_ports": receive_ports}
+
+
+def _raise(message):
+    raise ValueError(message)
 
 
 def _parse_link(index, link, inventory, hostvars, errors):
@@ -349,7 +419,7 @@ def _parse_link(index, link, inventory, hostvars, errors):
         "preshared_key": preshared_key,
         "allowed_ips": _allowed_ips(link.get("allowed_ips"), gateways, label, errors),
         "site_networks": dict((g, _site_networks(hostvars, g, errors)) for g in gateways),
-        "spread": _spread(link.get("spread"), label, errors),
+        "spread": _spread(link.get("spread"), gateways, listen_ports, hostvars, label, errors),
     }
 
 
@@ -382,9 +452,16 @@ def _check_fleet(parsed, errors):
         for gateway, port in link["listen_ports"].items():
             seen = per_gateway_ports.setdefault(gateway, {})
             if port in seen:
-                errors.append("%s: listen_port: %d on gateway %s is already the listen port of %s"
+                errors.append("%s: listen_port: %d on gateway %s is already used by %s"
                               % (label, port, gateway, seen[port]))
-            seen.setdefault(port, label)
+            # A link's own spread ports may include its listen port; other links' may not.
+            ports = set([port]) | set(link["spread"]["receive_ports"].get(gateway, []))
+            for other in sorted(ports - set([port])):
+                if other in seen:
+                    errors.append("%s: spread: port %d on gateway %s is already used by %s"
+                                  % (label, other, gateway, seen[other]))
+            for used in ports:
+                seen.setdefault(used, label)
         for gateway, interface in link["interfaces"].items():
             seen = per_gateway_ifaces.setdefault(gateway, {})
             if interface in seen:
@@ -459,7 +536,12 @@ def _tunnel(link, me, peer):
         # The first gateway of a link owns its preshared key: it generates it once and
         # the second gateway receives a copy. One owner means the ends cannot race.
         "preshared_key_owner": me == link["gateways"][0],
-        "spread": link["spread"],
+        "spread": {
+            "enabled": link["spread"]["enabled"],
+            # where this gateway sends to (the peer's ports) and what it folds back (its own)
+            "send_ports": link["spread"]["receive_ports"].get(peer, []),
+            "receive_ports": link["spread"]["receive_ports"].get(me, []),
+        },
     }
 
 

@@ -20,7 +20,7 @@ BAD = [
     ("pair declared twice", lambda links: links.append(dict(links[0], name="again", subnet="198.18.0.8/31", listen_port=51830)),
      "link again: gateways: the pair hub/spoke1 is declared twice"),
     ("listen port collision", lambda links: links[1].update(listen_port=51820),
-     "link hub-spoke2: listen_port: 51820 on gateway hub is already the listen port of link hub-spoke1"),
+     "link hub-spoke2: listen_port: 51820 on gateway hub is already used by link hub-spoke1"),
     ("port out of range", lambda links: links[0].update(listen_port=65536),
      "link hub-spoke1: listen_port must be a UDP port between 1 and 65535, got 65536"),
     ("addresses in two subnets", lambda links: (links[0].pop("subnet"), links[0].update(

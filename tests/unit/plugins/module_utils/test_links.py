@@ -11,16 +11,17 @@ from ansible_collections.sitelink.wgspread.plugins.module_utils.links import (
 
 INVENTORY = ["hub", "spoke1", "spoke2", "a-gateway-with-a-long-name", "a-gateway-with-a-longer-name"]
 HOSTVARS = {
-    "hub": {"ansible_host": "198.51.100.11", "wgspread_site_networks": ["10.0.0.0/16"]},
-    "spoke1": {"ansible_host": "198.51.100.12"},
+    "hub": {"ansible_host": "198.51.100.11", "wgspread_site_networks": ["10.0.0.0/16"],
+            "ansible_facts": {"processor_nproc": 4}},
+    "spoke1": {"ansible_host": "198.51.100.12", "ansible_facts": {"processor_nproc": 2}},
     "spoke2": {"ansible_host": "spoke2.example.net",
-               "ansible_facts": {"default_ipv4": {"address": "198.51.100.13"}}},
-    "a-gateway-with-a-long-name": {"wgspread_underlay_address": "2001:db8::1"},
-    "a-gateway-with-a-longer-name": {"wgspread_underlay_address": "2001:db8::2"},
+               "ansible_facts": {"default_ipv4": {"address": "198.51.100.13"}, "processor_nproc": 2}},
+    "a-gateway-with-a-long-name": {"wgspread_underlay_address": "2001:db8::1", "wgspread_receive_cpus": 8},
+    "a-gateway-with-a-longer-name": {"wgspread_underlay_address": "2001:db8::2", "wgspread_receive_cpus": "3"},
 }
 HUB_SPOKES = [
     {"name": "hub-spoke1", "gateways": ["hub", "spoke1"], "subnet": "198.18.0.0/31", "listen_port": 51820},
-    {"name": "hub-spoke2", "gateways": ["hub", "spoke2"], "subnet": "198.18.0.2/31", "listen_port": 51821,
+    {"name": "hub-spoke2", "gateways": ["hub", "spoke2"], "subnet": "198.18.0.2/31", "listen_port": 51920,
      "allowed_ips": {"hub": ["10.1.0.0/16"]}},
 ]
 
@@ -33,7 +34,7 @@ def test_hub_terminates_one_interface_per_link():
     hub = tunnels("hub")
     assert [(t["interface"], t["link"], t["address"], t["listen_port"]) for t in hub] == [
         ("wg-spoke1", "hub-spoke1", "198.18.0.0/31", 51820),
-        ("wg-spoke2", "hub-spoke2", "198.18.0.2/31", 51821),
+        ("wg-spoke2", "hub-spoke2", "198.18.0.2/31", 51920),
     ]
     assert all(t["preshared_key_owner"] for t in hub)
 
@@ -138,7 +139,21 @@ BAD = [
     ("listen port a boolean", _with(0, listen_port=True), "listen_port must be an integer, got a boolean"),
     ("listen port for a stranger", _with(0, listen_port={"hub": 1, "spoke1": 2, "spoke2": 3}),
      "listen_port: spoke2 is not one of this link's gateways"),
-    ("listen port collision on hub", _with(1, listen_port=51820), "link hub-spoke2: listen_port: 51820 on gateway hub is already the listen port of link hub-spoke1"),
+    ("listen port collision on hub", _with(1, listen_port=51820), "link hub-spoke2: listen_port: 51820 on gateway hub is already used by link hub-spoke1"),
+    ("listen port inside another link's spread ports", _with(1, listen_port=51823),
+     "link hub-spoke2: listen_port: 51823 on gateway hub is already used by link hub-spoke1"),
+    ("spread ports over another link's listen port", _with(1, listen_port=51819),
+     "link hub-spoke2: spread: port 51820 on gateway hub is already used by link hub-spoke1"),
+    ("spread count zero", _with(0, spread={"count": 0}), "link hub-spoke1: spread.count must be at least 1, got 0"),
+    ("spread past the port range", _with(0, spread={"count": 8, "first_port": 65530}),
+     "link hub-spoke1: spread: 8 ports from 65530 every 1 end at 65537, past 65535"),
+    ("spread step zero", _with(0, spread={"step": 0}), "link hub-spoke1: spread.step must be at least 1, got 0"),
+    ("spread ports and count", _with(0, spread={"ports": [1, 2], "count": 2}),
+     "link hub-spoke1: spread: give either ports or count/first_port/step, not both"),
+    ("spread ports empty", _with(0, spread={"ports": []}), "link hub-spoke1: spread.ports.hub must be a non-empty list"),
+    ("spread port out of range", _with(0, spread={"ports": {"hub": [51820, 99999], "spoke1": [51820]}}),
+     "link hub-spoke1: spread.ports.hub must be a UDP port between 1 and 65535, got 99999"),
+    ("spread enabled not a bool", _with(0, spread={"enabled": "sometimes"}), "link hub-spoke1: spread.enabled must be true or false"),
     ("interface name too long", _with(0, interfaces={"hub": "wg-this-is-too-long"}), "link hub-spoke1: interfaces.hub 'wg-this-is-too-long' must be 1-15"),
     ("interface name collision", _with(1, interfaces={"hub": "wg-spoke1"}), "link hub-spoke2: interfaces: wg-spoke1 on gateway hub is already used by link hub-spoke1"),
     ("mtu too small", _with(0, mtu=576), "link hub-spoke1: mtu must be between 1280 and 9000, got 576"),
@@ -160,8 +175,36 @@ def test_bad_input_is_refused_naming_link_and_field(links, fragment):
         parse_links(links, INVENTORY, HOSTVARS)
 
 
+def test_spread_defaults_to_one_port_per_receive_cpu_from_the_listen_port():
+    hub = tunnels("hub")[0]
+    assert hub["spread"] == {"enabled": True, "send_ports": [51820, 51821], "receive_ports": [51820, 51821, 51822, 51823]}
+    (spoke,) = tunnels("spoke1")
+    assert spoke["spread"]["send_ports"] == [51820, 51821, 51822, 51823]
+
+
+@pytest.mark.parametrize("spread, hub_receives, spoke_receives", [
+    ({"count": 3, "first_port": 52000, "step": 10}, [52000, 52010, 52020], [52000, 52010, 52020]),
+    ({"count": {"hub": 1, "spoke1": 2}}, [51820], [51820, 51821]),
+    ({"ports": [51820, 52001]}, [51820, 52001], [51820, 52001]),
+    ({"ports": {"hub": [51820], "spoke1": [60000, 60002]}}, [51820], [60000, 60002]),
+    ({"enabled": False}, [], []),
+])
+def test_spread_port_sets(spread, hub_receives, spoke_receives):
+    links = _with(0, spread=spread)
+    (hub_to_spoke1,) = [t for t in gateway_tunnels(links, "hub", INVENTORY, HOSTVARS) if t["peer"] == "spoke1"]
+    assert hub_to_spoke1["spread"]["receive_ports"] == hub_receives
+    assert hub_to_spoke1["spread"]["send_ports"] == spoke_receives
+
+
+def test_spread_auto_needs_a_cpu_count():
+    hostvars = dict(HOSTVARS, spoke1={"ansible_host": "198.51.100.12"})
+    assert link_errors(HUB_SPOKES, INVENTORY, hostvars) == [
+        "link hub-spoke1: spread.count: auto needs the CPU count of spoke1; gather its facts, "
+        "set the host var wgspread_receive_cpus, or give a number"]
+
+
 def test_no_underlay_address_is_refused():
-    hostvars = dict(HOSTVARS, spoke1={"ansible_host": "spoke1.lan"})
+    hostvars = dict(HOSTVARS, spoke1={"ansible_host": "spoke1.lan", "wgspread_receive_cpus": 2})
     errors = link_errors(HUB_SPOKES, INVENTORY, hostvars)
     assert errors == ["link hub-spoke1: endpoints: no underlay address known for gateway spoke1; set endpoints.spoke1, "
                       "the host var wgspread_underlay_address, or gather its facts"]

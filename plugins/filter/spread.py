@@ -1,0 +1,25 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 sitelink.wgspread contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters that turn a gateway's tunnels into nft rule lines (logic in module_utils.nft)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nft import meter_rules, spread_rules
+
+
+def _spread_rules(tunnels, send=True):
+    try:
+        return spread_rules(tunnels, send=send)
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "spread_rules": _spread_rules,
+            "meter_rules": meter_rules,
+        }

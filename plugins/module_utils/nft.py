@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 sitelink.wgspread contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Port-spreading rules as data, and nft's JSON made comparable.
+
+Why the rules look like this (measured, see docs/spreading.md): NAT decides once per
+conntrack entry, so a ``dnat ... numgen`` in a nat chain pins a live tunnel to one port.
+A stateless rewrite at priority raw on untracked packets changes every packet: the
+sender maps the peer's listen port onto N ports round robin, the receiver folds those
+N ports back to its listen port before anything else sees the packet. Only the
+destination port changes, so WireGuard's endpoint (source address and port) is stable.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import copy
+import ipaddress
+
+TABLE_FAMILY = "inet"
+TABLE_NAME = "wgspread"
+
+
+def _family(address):
+    return "ip" if ipaddress.ip_address(address).version == 4 else "ip6"
+
+
+def _set(ports):
+    return "{ %s }" % ", ".join(str(p) for p in ports)
+
+
+def spread_rules(tunnels, send=True):
+    """{"output": [...], "prerouting": [...]} nft rule lines for one gateway's tunnels.
+
+    Tunnels come from links.gateway_tunnels(); links with spreading off get no rules,
+    so their packets stay tracked and untouched. ``send=False`` leaves out the sender's
+    rewrite (packets go to the peer's listen port, which always works): loading that
+    on every gateway first means no gateway sends to a port its peer does not fold back yet.
+    """
+    rules = {"output": [], "prerouting": []}
+    for tunnel in tunnels:
+        spread = tunnel["spread"]
+        if not spread["enabled"]:
+            continue
+        try:
+            family = _family(tunnel["peer_endpoint"])
+        except ValueError:
+            raise ValueError("link %s: spreading needs the peer's underlay as an IP address, not %r; "
+                             "set endpoints.%s to an address" % (tunnel["link"], tunnel["peer_endpoint"], tunnel["peer"]))
+        peer, link = tunnel["peer_endpoint"], tunnel["link"]
+        send = spread["send_ports"] if send else None
+        if not send or send == [tunnel["peer_listen_port"]]:
+            rewrite = ""
+        else:
+            rewrite = " udp dport set numgen inc mod %d map { %s }" % (
+                len(send), ", ".join("%d : %d" % (i, port) for i, port in enumerate(send)))
+        rules["output"].append(
+            '%s daddr %s udp sport %d udp dport %d notrack%s comment "%s: spread to %s"'
+            % (family, peer, tunnel["listen_port"], tunnel["peer_listen_port"], rewrite, link, tunnel["peer"]))
+        rules["prerouting"].append(
+            '%s saddr %s udp dport %s notrack udp dport set %d comment "%s: fold back from %s"'
+            % (family, peer, _set(spread["receive_ports"]), tunnel["listen_port"], link, tunnel["peer"]))
+    return rules
+
+
+def meter_rules(tunnels, cpus):
+    """Per (port, CPU) counters of received tunnel packets, read before the fold-back."""
+    rules = []
+    for tunnel in tunnels:
+        if not tunnel["spread"]["enabled"]:
+            continue
+        family = _family(tunnel["peer_endpoint"])
+        for port in tunnel["spread"]["receive_ports"]:
+            for cpu in range(cpus):
+                rules.append('%s saddr %s udp dport %d meta cpu %d counter comment "%s port %d cpu %d"'
+                             % (family, tunnel["peer_endpoint"], port, cpu, tunnel["link"], port, cpu))
+    return rules
+
+
+def _strip(value):
+    """Drop what nft adds as bookkeeping (handles) and zero what changes by itself (counters)."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key == "handle":
+                continue
+            if key == "counter" and isinstance(item, dict):
+                out[key] = {"packets": 0, "bytes": 0}
+                continue
+            out[key] = _strip(item)
+        return out
+    if isinstance(value, list):
+        return [_strip(item) for item in value]
+    return value
+
+
+def _sort_sets(value):
+    """Anonymous set elements in a canonical order (nft may list them in any order)."""
+    if isinstance(value, dict):
+        out = dict((k, _sort_sets(v)) for k, v in value.items())
+        if isinstance(out.get("set"), list):
+            out["set"] = sorted(out["set"], key=repr)
+        return out
+    if isinstance(value, list):
+        return [_sort_sets(item) for item in value]
+    return value
+
+
+def normalize(nft_json):
+    """``nft -j list table ...`` -> a list of its objects, comparable with ==."""
+    objects = []
+    for item in nft_json.get("nftables", []):
+        if "metainfo" in item:
+            continue
+        objects.append(_sort_sets(_strip(copy.deepcopy(item))))
+    return objects
+
+
+def counters(nft_json):
+    """{rule comment: packets} for every rule with a counter and a comment."""
+    out = {}
+    for item in nft_json.get("nftables", []):
+        rule = item.get("rule")
+        if not rule or "comment" not in rule:
+            continue
+        for expr in rule.get("expr", []):
+            if isinstance(expr, dict) and isinstance(expr.get("counter"), dict):
+                out[rule["comment"]] = expr["counter"].get("packets", 0)
+    return out

@@ -1,0 +1,81 @@
+"""Spreading rules as data, and nft JSON normalization (with recorded nft -j output)."""
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.sitelink.wgspread.plugins.module_utils.links import gateway_tunnels
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nft import (
+    counters, meter_rules, normalize, spread_rules,
+)
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "nft")
+INVENTORY = ["hub", "spoke1"]
+HOSTVARS = {"hub": {"ansible_host": "198.51.100.11", "wgspread_receive_cpus": 2},
+            "spoke1": {"ansible_host": "198.51.100.12", "wgspread_receive_cpus": 4}}
+LINK = {"name": "hub-spoke1", "gateways": ["hub", "spoke1"], "subnet": "198.18.0.0/31", "listen_port": 51820}
+
+
+def rules_of(gateway, link=LINK, send=True):
+    return spread_rules(gateway_tunnels([link], gateway, INVENTORY, HOSTVARS), send=send)
+
+
+def test_sender_maps_the_peer_listen_port_onto_the_peer_port_set_and_receiver_folds_back():
+    hub = rules_of("hub")
+    assert hub["output"] == [
+        'ip daddr 198.51.100.12 udp sport 51820 udp dport 51820 notrack udp dport set numgen inc mod 4 '
+        'map { 0 : 51820, 1 : 51821, 2 : 51822, 3 : 51823 } comment "hub-spoke1: spread to spoke1"']
+    assert hub["prerouting"] == [
+        'ip saddr 198.51.100.12 udp dport { 51820, 51821 } notrack udp dport set 51820 '
+        'comment "hub-spoke1: fold back from spoke1"']
+
+
+def test_receive_first_rules_do_not_rewrite():
+    hub = rules_of("hub", send=False)
+    assert "numgen" not in hub["output"][0] and "notrack" in hub["output"][0]
+    assert hub["prerouting"] == rules_of("hub")["prerouting"]
+
+
+def test_spreading_off_means_no_rules():
+    assert rules_of("hub", dict(LINK, spread={"enabled": False})) == {"output": [], "prerouting": []}
+
+
+def test_ipv6_underlay_uses_ip6_matches():
+    hostvars = {"hub": {"wgspread_underlay_address": "2001:db8::1", "wgspread_receive_cpus": 1},
+                "spoke1": {"wgspread_underlay_address": "2001:db8::2", "wgspread_receive_cpus": 1}}
+    rules = spread_rules(gateway_tunnels([LINK], "hub", INVENTORY, hostvars))
+    assert rules["output"][0].startswith("ip6 daddr 2001:db8::2 udp sport 51820 udp dport 51820 notrack comment")
+    assert rules["prerouting"][0].startswith("ip6 saddr 2001:db8::2 udp dport { 51820 } notrack udp dport set 51820")
+
+
+def test_spreading_refuses_a_dns_endpoint_naming_the_field():
+    link = dict(LINK, endpoints={"spoke1": "spoke1.example.net"})
+    with pytest.raises(ValueError, match="link hub-spoke1: spreading needs the peer's underlay as an IP address.*endpoints.spoke1"):
+        rules_of("hub", link)
+
+
+def test_meter_counts_every_receive_port_on_every_cpu():
+    rules = meter_rules(gateway_tunnels([LINK], "hub", INVENTORY, HOSTVARS), 2)
+    assert len(rules) == 4
+    assert rules[0] == 'ip saddr 198.51.100.12 udp dport 51820 meta cpu 0 counter comment "hub-spoke1 port 51820 cpu 0"'
+
+
+def load(name):
+    with open(os.path.join(FIXTURES, name)) as handle:
+        return json.load(handle)
+
+
+def test_normalize_ignores_handles_counters_and_set_order():
+    live = load("wgspread-live.json")
+    assert normalize(live) == normalize(load("wgspread-live-counted-reordered.json"))
+    assert not any("handle" in json.dumps(obj) for obj in normalize(live))
+
+
+def test_normalize_sees_a_changed_rule():
+    assert normalize(load("wgspread-live.json")) != normalize(load("wgspread-live-port-changed.json"))
+
+
+def test_counters_by_comment():
+    counted = counters(load("wgspread-live-counted-reordered.json"))
+    assert counted["hub-spoke1 port 51820 cpu 0"] > 0
