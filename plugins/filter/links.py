@@ -16,7 +16,7 @@ def _gateway_tunnels(links, gateway, inventory, hostvars):
     try:
         return gateway_tunnels(links, gateway, inventory, hostvars)
     except LinkError as exc:
-        raise AnsibleFilterError("wgspread_links: " + "; ".join(exc.errors))
+        raise AnsibleFilterError("wgspread_links: " + "; ".join(exc.errors)) from None
 
 
 class FilterModule(object):

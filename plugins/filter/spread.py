@@ -14,7 +14,7 @@ def _spread_rules(tunnels, send=True):
     try:
         return spread_rules(tunnels, send=send)
     except ValueError as exc:
-        raise AnsibleFilterError(str(exc))
+        raise AnsibleFilterError(str(exc)) from None
 
 
 class FilterModule(object):

@@ -46,7 +46,7 @@ def spread_rules(tunnels, send=True):
             family = _family(tunnel["peer_endpoint"])
         except ValueError:
             raise ValueError("link %s: spreading needs the peer's underlay as an IP address, not %r; "
-                             "set endpoints.%s to an address" % (tunnel["link"], tunnel["peer_endpoint"], tunnel["peer"]))
+                             "set endpoints.%s to an address" % (tunnel["link"], tunnel["peer_endpoint"], tunnel["peer"])) from None
         peer, link = tunnel["peer_endpoint"], tunnel["link"]
         send = spread["send_ports"] if send else None
         if not send or send == [tunnel["peer_listen_port"]]:

@@ -17,7 +17,7 @@ description:
   - For a private key, returns the public key only. The private key never leaves the host.
   - For a preshared key, either generates it (the link's owning end) or writes the value given in O(content)
     (the other end), and returns it in RV(preshared_key) so that it can be handed to the other end in memory.
-    Use C(no_log: true) on such tasks.
+    Use C(no_log=true) on such tasks.
 options:
   path:
     description: Key file. Its directory must exist.
@@ -36,13 +36,15 @@ options:
     type: str
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: In check mode no key is generated; RV(public_key) is empty when the key does not exist yet.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
     details: Key material is never shown.
 author:
-  - sitelink.wgspread contributors
+  - sitelink.wgspread contributors (@sitelink)
 """
 
 EXAMPLES = r"""

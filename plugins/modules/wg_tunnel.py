@@ -88,12 +88,14 @@ options:
         default: 0
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The diff shows the config file with private and preshared keys masked.
 author:
-  - sitelink.wgspread contributors
+  - sitelink.wgspread contributors (@sitelink)
 """
 
 EXAMPLES = r"""

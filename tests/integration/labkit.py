@@ -7,8 +7,6 @@ import re
 import shutil
 import subprocess
 
-import pytest
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INVENTORY = os.path.join(ROOT, "lab", "inventory")
 GATEWAYS = ("hub", "spoke1", "spoke2")
@@ -22,7 +20,7 @@ def container(gateway):
 def sh(gateway, command, check=True):
     """Run a shell command inside a gateway container; returns stdout."""
     result = subprocess.run(["podman", "exec", container(gateway), "sh", "-c", command],
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=120, check=False)
     if check and result.returncode != 0:
         raise AssertionError("%s: %s failed: %s%s" % (gateway, command, result.stdout, result.stderr))
     return result.stdout
@@ -42,7 +40,7 @@ class Run(object):
 def playbook(name, inventory=INVENTORY, *args):
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
     result = subprocess.run(["ansible-playbook", "-i", inventory, os.path.join(ROOT, "playbooks", name)] + list(args),
-                            capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
+                            capture_output=True, text=True, cwd=ROOT, env=env, timeout=900, check=False)
     return Run(result)
 
 
@@ -60,9 +58,8 @@ def lab_links():
         return yaml.safe_load(handle)["wgspread_links"]
 
 
-@pytest.fixture(scope="session")
-def lab():
-    """A fresh lab for the session, removed afterwards (set WGSPREAD_KEEP_LAB=1 to keep it)."""
+def lab_session():
+    """Bring up a fresh lab, yield, then remove it (unless WGSPREAD_KEEP_LAB=1)."""
     subprocess.run([os.path.join(ROOT, "scripts", "lab"), "down"], check=True)
     subprocess.run([os.path.join(ROOT, "scripts", "lab"), "up", "--no-site"], check=True)
     yield

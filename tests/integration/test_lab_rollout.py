@@ -131,7 +131,7 @@ def test_keepalive_change_is_applied_without_recreating_the_interface(rollout, t
                                "198.18.0.0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     time.sleep(1)
     run = playbook("site.yml", inventory)
-    out, _ = pinger.communicate(timeout=120)
+    out = pinger.communicate(timeout=120)[0]
     assert run.rc == 0, run.out[-3000:]
     assert run.recap["spoke1"]["changed"] >= 1 and run.recap["hub"]["changed"] >= 1
     assert run.recap["spoke2"]["changed"] == 0

@@ -26,8 +26,8 @@ HUB_SPOKES = [
 ]
 
 
-def tunnels(gateway, links=HUB_SPOKES):
-    return gateway_tunnels(links, gateway, INVENTORY, HOSTVARS)
+def tunnels(gateway, links=None):
+    return gateway_tunnels(HUB_SPOKES if links is None else links, gateway, INVENTORY, HOSTVARS)
 
 
 def test_hub_terminates_one_interface_per_link():
@@ -117,7 +117,8 @@ BAD = [
     ("bad name", _with(0, name="hub spoke"), "wgspread_links[0]: name 'hub spoke' must be"),
     ("duplicate name", _with(1, name="hub-spoke1", gateways=["spoke1", "spoke2"]),
      "link hub-spoke1: name: declared twice"),
-    ("pair declared twice", _with(1, gateways=["spoke1", "hub"]), "link hub-spoke2: gateways: the pair hub/spoke1 is declared twice"),
+    ("pair declared twice", _with(1, gateways=["spoke1", "hub"]),
+     "link hub-spoke2: gateways: the pair hub/spoke1 is declared twice"),
     ("no subnet nor addresses", _with(0, subnet=None), "link hub-spoke1: give either subnet"),
     ("subnet and addresses", _with(0, addresses={"hub": "198.18.0.0/31", "spoke1": "198.18.0.1/31"}),
      "give either subnet (addresses derived from it) or addresses, not both"),
@@ -155,7 +156,8 @@ BAD = [
      "link hub-spoke1: spread.ports.hub must be a UDP port between 1 and 65535, got 99999"),
     ("spread enabled not a bool", _with(0, spread={"enabled": "sometimes"}), "link hub-spoke1: spread.enabled must be true or false"),
     ("interface name too long", _with(0, interfaces={"hub": "wg-this-is-too-long"}), "link hub-spoke1: interfaces.hub 'wg-this-is-too-long' must be 1-15"),
-    ("interface name collision", _with(1, interfaces={"hub": "wg-spoke1"}), "link hub-spoke2: interfaces: wg-spoke1 on gateway hub is already used by link hub-spoke1"),
+    ("interface name collision", _with(1, interfaces={"hub": "wg-spoke1"}),
+     "link hub-spoke2: interfaces: wg-spoke1 on gateway hub is already used by link hub-spoke1"),
     ("mtu too small", _with(0, mtu=576), "link hub-spoke1: mtu must be between 1280 and 9000, got 576"),
     ("keepalive negative", _with(0, persistent_keepalive=-1), "link hub-spoke1: persistent_keepalive must be between 0 and 65535, got -1"),
     ("preshared_key not a bool", _with(0, preshared_key="maybe"), "link hub-spoke1: preshared_key must be true or false"),

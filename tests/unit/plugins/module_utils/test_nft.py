@@ -17,8 +17,8 @@ HOSTVARS = {"hub": {"ansible_host": "198.51.100.11", "wgspread_receive_cpus": 2}
 LINK = {"name": "hub-spoke1", "gateways": ["hub", "spoke1"], "subnet": "198.18.0.0/31", "listen_port": 51820}
 
 
-def rules_of(gateway, link=LINK, send=True):
-    return spread_rules(gateway_tunnels([link], gateway, INVENTORY, HOSTVARS), send=send)
+def rules_of(gateway, link=None, send=True):
+    return spread_rules(gateway_tunnels([link or LINK], gateway, INVENTORY, HOSTVARS), send=send)
 
 
 def test_sender_maps_the_peer_listen_port_onto_the_peer_port_set_and_receiver_folds_back():
