@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.sitelink.wgspread.plugins.module_utils.nft import meter_rules, spread_rules
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nft import meter_counts, meter_rules, spread_rules
 
 
 def _spread_rules(tunnels, send=True):
@@ -22,4 +22,5 @@ class FilterModule(object):
         return {
             "spread_rules": _spread_rules,
             "meter_rules": meter_rules,
+            "meter_counts": meter_counts,
         }

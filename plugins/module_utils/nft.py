@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import copy
 import ipaddress
+import re
 
 TABLE_FAMILY = "inet"
 TABLE_NAME = "wgspread"
@@ -48,12 +49,12 @@ def spread_rules(tunnels, send=True):
             raise ValueError("link %s: spreading needs the peer's underlay as an IP address, not %r; "
                              "set endpoints.%s to an address" % (tunnel["link"], tunnel["peer_endpoint"], tunnel["peer"])) from None
         peer, link = tunnel["peer_endpoint"], tunnel["link"]
-        send = spread["send_ports"] if send else None
-        if not send or send == [tunnel["peer_listen_port"]]:
+        send_ports = spread["send_ports"] if send else None
+        if not send_ports or send_ports == [tunnel["peer_listen_port"]]:
             rewrite = ""
         else:
             rewrite = " udp dport set numgen inc mod %d map { %s }" % (
-                len(send), ", ".join("%d : %d" % (i, port) for i, port in enumerate(send)))
+                len(send_ports), ", ".join("%d : %d" % (i, port) for i, port in enumerate(send_ports)))
         rules["output"].append(
             '%s daddr %s udp sport %d udp dport %d notrack%s comment "%s: spread to %s"'
             % (family, peer, tunnel["listen_port"], tunnel["peer_listen_port"], rewrite, link, tunnel["peer"]))
@@ -61,6 +62,9 @@ def spread_rules(tunnels, send=True):
             '%s saddr %s udp dport %s notrack udp dport set %d comment "%s: fold back from %s"'
             % (family, peer, _set(spread["receive_ports"]), tunnel["listen_port"], link, tunnel["peer"]))
     return rules
+
+
+METER_COMMENT_RE = re.compile(r"^(?P<link>\S+) port (?P<port>\d+) cpu (?P<cpu>\d+)$")
 
 
 def meter_rules(tunnels, cpus):
@@ -126,4 +130,22 @@ def counters(nft_json):
         for expr in rule.get("expr", []):
             if isinstance(expr, dict) and isinstance(expr.get("counter"), dict):
                 out[rule["comment"]] = expr["counter"].get("packets", 0)
+    return out
+
+
+def meter_counts(nft_json):
+    """Received tunnel packets per link, per port and per CPU, from the meter_rules counters.
+
+    -> {link: {"ports": {port: packets}, "cpus": {cpu: packets}, "total": packets}}
+    """
+    out = {}
+    for comment, packets in counters(nft_json).items():
+        match = METER_COMMENT_RE.match(comment)
+        if not match:
+            continue
+        link = out.setdefault(match.group("link"), {"ports": {}, "cpus": {}, "total": 0})
+        port, cpu = int(match.group("port")), int(match.group("cpu"))
+        link["ports"][port] = link["ports"].get(port, 0) + packets
+        link["cpus"][cpu] = link["cpus"].get(cpu, 0) + packets
+        link["total"] += packets
     return out

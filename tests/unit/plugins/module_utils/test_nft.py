@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.sitelink.wgspread.plugins.module_utils.links import gateway_tunnels
 from ansible_collections.sitelink.wgspread.plugins.module_utils.nft import (
-    counters, meter_rules, normalize, spread_rules,
+    counters, meter_counts, meter_rules, normalize, spread_rules,
 )
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "nft")
@@ -79,3 +79,23 @@ def test_normalize_sees_a_changed_rule():
 def test_counters_by_comment():
     counted = counters(load("wgspread-live-counted-reordered.json"))
     assert counted["hub-spoke1 port 51820 cpu 0"] > 0
+
+
+def test_meter_counts_sum_per_port_and_per_cpu_for_each_link():
+    counts = meter_counts(load("lab-hub-rx-per-cpu.json"))
+    assert counts == {
+        "hub-spoke1": {"ports": {51820: 1000, 51821: 1000}, "cpus": {0: 1011, 1: 989}, "total": 2000},
+        "hub-spoke2": {"ports": {51920: 1000, 51921: 1000}, "cpus": {0: 911, 1: 1089}, "total": 2000},
+    }
+
+
+def test_meter_counts_ignore_rules_that_are_not_meters():
+    assert meter_counts(load("wgspread-live.json")).keys() == {"hub-spoke1"}
+
+
+def test_receive_first_rules_rewrite_nothing_on_any_tunnel():
+    links = [LINK, {"name": "hub-spoke2", "gateways": ["hub", "spoke2"], "subnet": "198.18.0.2/31", "listen_port": 51920}]
+    hostvars = dict(HOSTVARS, spoke2={"ansible_host": "198.51.100.13", "wgspread_receive_cpus": 2})
+    tunnels = gateway_tunnels(links, "hub", INVENTORY + ["spoke2"], hostvars)
+    assert [("numgen" in rule) for rule in spread_rules(tunnels)["output"]] == [True, True]
+    assert [("numgen" in rule) for rule in spread_rules(tunnels, send=False)["output"]] == [False, False]
