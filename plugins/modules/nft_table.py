@@ -21,10 +21,15 @@ description:
     (C(table F N {}), C(delete table F N), C(table F N { ... })) so that the swap is atomic. If nft refuses
     the file, the old table stays in force and the task fails with nft's message.
   - After loading, the live table is read again and must equal the wanted one.
+  - The table comes from a file on the host (O(path)) or from O(content). With O(content), check mode
+    predicts exactly, even before the file exists (a first run in check mode).
 options:
   path:
-    description: File with the table, for C(nft -f). Required for O(state=present).
+    description: File with the table, for C(nft -f). One of O(path) and O(content) is required for O(state=present).
     type: path
+  content:
+    description: The table as text for C(nft -f), passed on standard input. Mutually exclusive with O(path).
+    type: str
   family:
     description: Table family.
     type: str
@@ -58,6 +63,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+nft_missing:
+  description: True when nft is not installed yet (possible in check mode only; the run that installs it decides).
+  returned: always
+  type: bool
 in_sync_before:
   description: Whether the live table already equalled the file.
   returned: always
@@ -87,10 +96,16 @@ def live_table(host, family, name):
     return normalize(json.loads(out)), text
 
 
-def wanted_table(host, path, family, name):
-    """The table as nft itself renders the file, loaded in a throw-away network namespace."""
+def wanted_table(host, source, family, name):
+    """The table as nft itself renders it, loaded in a throw-away network namespace.
+
+    ``source`` is ("path", PATH) or ("content", TEXT); content goes in on standard input.
+    """
+    kind, value = source
     script = 'nft -f "$1" && nft -j list table "$2" "$3" && echo "%s" && nft list table "$2" "$3"' % SPLIT
-    out = host.run(["unshare", "--net", "sh", "-c", script, "sh", path, family, name])[1]
+    path = value if kind == "path" else "/dev/stdin"
+    out = host.run(["unshare", "--net", "sh", "-c", script, "sh", path, family, name],
+                   data=value if kind == "content" else None)[1]
     json_text, text = out.split(SPLIT + "\n", 1)
     return normalize(json.loads(json_text)), text
 
@@ -99,36 +114,46 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type="path"),
+            content=dict(type="str"),
             family=dict(type="str", default="inet"),
             name=dict(type="str", required=True),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         ),
-        required_if=[("state", "present", ("path",))],
+        mutually_exclusive=[("path", "content")],
+        required_if=[("state", "present", ("path", "content"), True)],
         supports_check_mode=True,
     )
     p, host = module.params, Host(module)
+    if not host.which("nft"):
+        if module.check_mode:
+            # A first run in check mode on a host without nftables: the real run installs it first.
+            module.exit_json(changed=p["state"] == "present", nft_missing=True, in_sync_before=False)
+        module.fail_json(msg="nft is not installed on this host (package nftables)")
     try:
         before, before_text = live_table(host, p["family"], p["name"])
         if p["state"] == "absent":
             changed = before is not None
             if changed and not module.check_mode:
                 host.run(["nft", "delete", "table", p["family"], p["name"]])
-            module.exit_json(changed=changed, in_sync_before=not changed,
+            module.exit_json(changed=changed, nft_missing=False, in_sync_before=not changed,
                              diff=dict(before=before_text, after=""))
-        if not host.exists(p["path"]):
+        if p["path"] is not None and not host.exists(p["path"]):
             module.fail_json(msg="path: %s does not exist" % p["path"])
-        wanted, wanted_text = wanted_table(host, p["path"], p["family"], p["name"])
+        source = ("path", p["path"]) if p["path"] is not None else ("content", p["content"])
+        wanted, wanted_text = wanted_table(host, source, p["family"], p["name"])
         changed = before != wanted
         after = before
         if changed and not module.check_mode:
-            host.run(["nft", "-f", p["path"]])
+            host.run(["nft", "-f", p["path"] if p["path"] is not None else "/dev/stdin"],
+                     data=p["content"] if p["path"] is None else None)
             after, _text = live_table(host, p["family"], p["name"])
             if after != wanted:
-                module.fail_json(msg="after loading %s the live table %s %s differs from the file; "
-                                     "another process may be changing it" % (p["path"], p["family"], p["name"]))
+                module.fail_json(msg="after loading the live table %s %s differs from the wanted one; "
+                                     "another process may be changing it" % (p["family"], p["name"]))
     except CommandError as exc:
         module.fail_json(msg=str(exc), rc=exc.rc, stderr=exc.stderr)
-    module.exit_json(changed=changed, in_sync_before=not changed, table=wanted if changed else after,
+    module.exit_json(changed=changed, nft_missing=False, in_sync_before=not changed,
+                     table=wanted if changed else after,
                      diff=dict(before=before_text, after=wanted_text))
 
 
