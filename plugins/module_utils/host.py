@@ -22,8 +22,12 @@ class CommandError(Exception):
 class Host(object):
     """Runs commands and reads/writes files through an AnsibleModule."""
 
-    def __init__(self, module):
+    def __init__(self, module, root=""):
         self.module = module
+        # Prefix for the kernel's trees and the files the NIC modules write (sys*, install_file):
+        # tests point it at a fake /proc and /sys in a temporary directory. The methods above
+        # sysread() never use it.
+        self.root = (root or "").rstrip("/")
 
     def run(self, argv, data=None, check=True):
         """Run argv (a list, no shell). ``data`` goes to stdin and is never logged."""
@@ -71,3 +75,55 @@ class Host(object):
     def mode(self, path):
         st = os.stat(path)
         return st.st_mode & 0o7777, st.st_uid
+
+    # Kernel trees (/proc, /sys) and plain files, below ``root``.
+
+    def at(self, path):
+        return self.root + path if self.root else path
+
+    def sysread(self, path):
+        """Content of a /proc or /sys file (or any file) below root; None when it does not exist."""
+        try:
+            with open(self.at(path), "r") as handle:
+                return handle.read()
+        except (IOError, OSError) as exc:
+            if getattr(exc, "errno", None) == 2:
+                return None
+            raise
+
+    def syslist(self, path):
+        """Entry names of a directory below root, sorted; [] when it does not exist."""
+        try:
+            return sorted(os.listdir(self.at(path)))
+        except (IOError, OSError) as exc:
+            if getattr(exc, "errno", None) in (2, 20):
+                return []
+            raise
+
+    def syswrite(self, path, text):
+        """One write() to a /proc or /sys file below root (no temp file: the kernel takes the
+        value from the single write and may refuse it with an OSError)."""
+        with open(self.at(path), "w") as handle:
+            handle.write(text)
+
+    def install_file(self, path, content, mode=0o644):
+        """Write a plain file below root atomically with ``mode``, creating its directory."""
+        path = self.at(path)
+        directory = os.path.dirname(path)
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o755)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".wgspread-")
+        try:
+            os.fchmod(fd, mode)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(content)
+            os.rename(tmp, path)
+        except Exception:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def remove_file(self, path):
+        """Remove a plain file below root if it exists."""
+        if os.path.exists(self.at(path)):
+            os.unlink(self.at(path))

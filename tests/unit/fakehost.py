@@ -10,6 +10,8 @@ class FakeHost(object):
     def run(self, argv, data=None, check=True):
         self.calls.append(tuple(argv))
         answer = self.commands.get(tuple(argv))
+        if isinstance(answer, list):  # successive answers: before and after a change
+            answer = answer.pop(0) if len(answer) > 1 else answer[0]
         if answer is None:
             raise AssertionError("unexpected command %s" % " ".join(argv))
         rc, out, err = answer if isinstance(answer, tuple) else (0, answer, "")
@@ -31,3 +33,56 @@ class FakeHost(object):
     def remove(self, path):
         self.calls.append(("remove", path))
         self.files.pop(path, None)
+
+    def which(self, name):
+        return "/usr/bin/" + name if name in self.binaries else None
+
+    binaries = ()
+
+    def sysread(self, path):
+        return self.files.get(path)
+
+
+class ReplayModule(object):
+    """Enough of an AnsibleModule for a real Host: replays commands, records them."""
+
+    def __init__(self, commands=None, binaries=("systemctl",)):
+        self.commands = dict(commands or {})
+        self.binaries = binaries
+        self.calls = []
+
+    def run_command(self, argv, data=None, binary_data=False):
+        self.calls.append(tuple(argv))
+        answer = self.commands.get(tuple(argv))
+        if answer is None:
+            raise AssertionError("unexpected command %s" % " ".join(argv))
+        return answer if isinstance(answer, tuple) else (0, answer, "")
+
+    def get_bin_path(self, name):
+        return "/usr/bin/" + name if name in self.binaries else None
+
+
+def run_module(module, args, host, check_mode=False, diff=False, capsys=None):
+    """Run a module's main() with ``args`` and ``host`` in place of the real Host.
+
+    Returns the module's JSON result (``failed`` set when it called fail_json), with the
+    messages of module.warn() in ``warnings``.
+    """
+    import json
+    from unittest import mock
+
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible.module_utils.testing import patch_module_args
+
+    args = dict((k, v) for k, v in args.items() if v is not None)  # as Ansible passes unset options
+    args.update(_ansible_check_mode=check_mode, _ansible_diff=diff)
+    warned = []  # module.warn() goes to the controller's display under pytest, so record it here
+    with patch_module_args(args), mock.patch.object(module, "Host", lambda *a, **k: host), \
+            mock.patch.object(AnsibleModule, "warn", lambda self, msg: warned.append(msg)):
+        try:
+            module.main()
+        except SystemExit:
+            pass
+    result = json.loads(capsys.readouterr().out)
+    result["warnings"] = warned
+    return result

@@ -1,0 +1,200 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 sitelink.wgspread contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: ethtool_channels
+short_description: Set a NIC's number of combined, rx and tx queues (ethtool -L)
+version_added: 0.2.0
+description:
+  - Reads the channel counts with C(ethtool -l DEVICE) and sets them with C(ethtool -L DEVICE) when they differ.
+  - Without O(combined), O(rx) or O(tx), uses as many queues as the NIC allows, up to the number of
+    online CPUs (or O(cpu_count)). Drivers with combined channels get combined channels; drivers that
+    only have separate rx and tx channels (for example veth) get those.
+  - After a change the counts are read again and must be what was asked for.
+  - Changing the channel count makes most drivers reset the device's queues, a short interruption of
+    traffic on that NIC.
+  - When the driver does not support channels (C(Operation not supported), or no settable channel at
+    all), O(on_unsupported) decides what happens; the module never fails with a traceback.
+options:
+  device:
+    description: Network interface name.
+    type: str
+    required: true
+  combined:
+    description: Number of combined (rx+tx) channels.
+    type: int
+  rx:
+    description: Number of rx-only channels.
+    type: int
+  tx:
+    description: Number of tx-only channels.
+    type: int
+  cpu_count:
+    description:
+      - The CPU count that caps the default queue count.
+      - Defaults to the number of CPUs in C(/sys/devices/system/cpu/online).
+    type: int
+  on_unsupported:
+    description:
+      - What to do when the driver cannot report or set channels.
+      - C(fail) fails the task, C(warn) succeeds unchanged with a warning, C(skip) succeeds unchanged silently.
+      - RV(unsupported) is true in all three cases.
+    type: str
+    choices: [fail, warn, skip]
+    default: warn
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details: Before and after are the current channel counts.
+notes:
+  - Requires C(ethtool) on the managed host.
+seealso:
+  - module: sitelink.wgspread.ethtool_rss
+  - module: sitelink.wgspread.irq_affinity
+author:
+  - sitelink.wgspread contributors (@sitelink)
+"""
+
+EXAMPLES = r"""
+- name: As many combined queues as the NIC allows, up to the CPU count
+  sitelink.wgspread.ethtool_channels:
+    device: eth0
+
+- name: Exactly 8 combined queues, fail if the driver cannot
+  sitelink.wgspread.ethtool_channels:
+    device: ens1f0
+    combined: 8
+    on_unsupported: fail
+"""
+
+RETURN = r"""
+channels_before:
+  description: Current channel counts before the task (null where the driver says n/a).
+  returned: unless unsupported
+  type: dict
+  sample: {"combined": 2, "rx": null, "tx": null, "other": 1}
+channels:
+  description: Current channel counts after the task (in check mode, what they would be).
+  returned: unless unsupported
+  type: dict
+  sample: {"combined": 8, "rx": null, "tx": null, "other": 1}
+maximum:
+  description: The driver's pre-set maximums.
+  returned: unless unsupported
+  type: dict
+  sample: {"combined": 8, "rx": null, "tx": null, "other": 1}
+changes:
+  description: What changed (or would change in check mode), one line each.
+  returned: always
+  type: list
+  elements: str
+  sample: ["combined 2 -> 8"]
+unsupported:
+  description: Whether the driver does not support the operation.
+  returned: always
+  type: bool
+unsupported_reason:
+  description: Why, as ethtool or the module put it.
+  returned: when RV(unsupported) is true
+  type: str
+  sample: "ethtool -l eth0: Cannot get device channel parameters : Operation not supported"
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sitelink.wgspread.plugins.module_utils.cpus import parse_cpulist
+from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
+    Unsupported, channels_text, check_result, decide_channels, parse_channels,
+)
+from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
+
+
+def ethtool(host, argv):
+    rc, out, err = host.run(argv, check=False)
+    return check_result(argv, rc, out, err)
+
+
+class Channels(object):
+    """Decide the channel counts (plan), then set them (apply). Check mode stops after plan."""
+
+    def __init__(self, host, params):
+        self.host, self.p = host, params
+
+    def read(self):
+        return parse_channels(ethtool(self.host, ["ethtool", "-l", self.p["device"]]))
+
+    def plan(self):
+        cpu_count = self.p["cpu_count"]
+        if cpu_count is None:
+            cpu_count = len(parse_cpulist(self.host.sysread("/sys/devices/system/cpu/online") or "0"))
+        current = self.read()
+        todo = decide_channels(current, cpu_count, self.p["combined"], self.p["rx"], self.p["tx"])
+        after = dict(current["current"])
+        after.update((kind, wanted) for kind, _have, wanted in todo)
+        return {"current": current, "todo": todo, "after": after,
+                "changes": ["%s %s -> %d" % (kind, "n/a" if have is None else have, wanted) for kind, have, wanted in todo]}
+
+    def apply(self, plan):
+        argv = ["ethtool", "-L", self.p["device"]]
+        for kind, _have, wanted in plan["todo"]:
+            argv += [kind, str(wanted)]
+        ethtool(self.host, argv)
+        now = self.read()
+        wrong = ["%s is %s, wanted %d" % (kind, now["current"][kind], wanted)
+                 for kind, _have, wanted in plan["todo"] if now["current"][kind] != wanted]
+        if wrong:
+            raise ValueError("after ethtool -L: " + "; ".join(wrong))
+        return now["current"]
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            device=dict(type="str", required=True),
+            combined=dict(type="int"),
+            rx=dict(type="int"),
+            tx=dict(type="int"),
+            cpu_count=dict(type="int"),
+            on_unsupported=dict(type="str", choices=["fail", "warn", "skip"], default="warn"),
+        ),
+        supports_check_mode=True,
+    )
+    for name in ("combined", "rx", "tx", "cpu_count"):
+        if module.params[name] is not None and module.params[name] < (1 if name == "cpu_count" else 0):
+            module.fail_json(msg="%s: %d is not a valid count" % (name, module.params[name]))
+    channels = Channels(Host(module), module.params)
+    try:
+        plan = channels.plan()
+        after = plan["after"]
+        if plan["todo"] and not module.check_mode:
+            after = channels.apply(plan)
+    except Unsupported as exc:
+        reason = str(exc)
+        if module.params["on_unsupported"] == "fail":
+            module.fail_json(msg="%s: not supported by the driver: %s" % (module.params["device"], reason),
+                             unsupported=True, unsupported_reason=reason, changes=[])
+        if module.params["on_unsupported"] == "warn":
+            module.warn("%s: channels left as they are, not supported by the driver: %s" % (module.params["device"], reason))
+        module.exit_json(changed=False, changes=[], unsupported=True, unsupported_reason=reason)
+    except (ValueError, CommandError) as exc:
+        module.fail_json(msg="%s: %s" % (module.params["device"], exc))
+
+    result = dict(changed=bool(plan["todo"]), changes=plan["changes"], unsupported=False,
+                  channels_before=plan["current"]["current"], channels=after, maximum=plan["current"]["max"])
+    if module._diff:
+        result["diff"] = dict(before=channels_text(plan["current"]),
+                              after=channels_text({"current": after}))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 sitelink.wgspread contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: ethtool_flow_hash
+short_description: Choose the header fields a NIC hashes UDP flows on (ethtool -N rx-flow-hash)
+version_added: 0.2.0
+description:
+  - Reads the fields with C(ethtool -n DEVICE rx-flow-hash TYPE) for each of O(flow_types) and sets
+    them with C(ethtool -N DEVICE rx-flow-hash TYPE FIELDS) when they differ.
+  - The default C(sdfn) hashes on source and destination address and port, which is what lets a
+    tunnel spread over several UDP ports land on several receive queues. Many NICs (ixgbe for one)
+    hash UDP on the addresses only (C(sd)) until told otherwise.
+  - C(ethtool -N) exits 0 even when the kernel refuses the change, so the module judges by ethtool's
+    messages and reads the fields again after a change; they must be what was asked for.
+  - When the driver does not support flow hashing (C(Operation not supported)), O(on_unsupported)
+    decides what happens.
+options:
+  device:
+    description: Network interface name.
+    type: str
+    required: true
+  flow_types:
+    description: Flow types to configure.
+    type: list
+    elements: str
+    choices: [udp4, udp6]
+    default: [udp4, udp6]
+  fields:
+    description:
+      - ethtool's field letters, in any order
+        (C(m) L2 destination, C(v) VLAN tag, C(t) L3 protocol, C(s) IP source, C(d) IP destination,
+        C(f) L4 source port, C(n) L4 destination port).
+    type: str
+    default: sdfn
+  on_unsupported:
+    description:
+      - What to do when the driver cannot report or set the fields of a flow type.
+      - C(fail) fails the task, C(warn) leaves that flow type and warns, C(skip) leaves it silently.
+      - Flow types the driver supports are still configured with C(warn) and C(skip).
+    type: str
+    choices: [fail, warn, skip]
+    default: warn
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details: Before and after are the field letters per flow type.
+notes:
+  - Requires C(ethtool) on the managed host.
+seealso:
+  - module: sitelink.wgspread.ethtool_rss
+author:
+  - sitelink.wgspread contributors (@sitelink)
+"""
+
+EXAMPLES = r"""
+- name: Hash UDP on addresses and ports, so that spread tunnel ports reach several queues
+  sitelink.wgspread.ethtool_flow_hash:
+    device: eth0
+
+- name: IPv4 only, fail on drivers that cannot
+  sitelink.wgspread.ethtool_flow_hash:
+    device: ens1f0
+    flow_types: [udp4]
+    on_unsupported: fail
+"""
+
+RETURN = r"""
+fields:
+  description: The field letters per supported flow type after the task (in check mode, what they would be).
+  returned: always
+  type: dict
+  sample: {"udp4": "sdfn", "udp6": "sdfn"}
+changes:
+  description: What changed (or would change in check mode), one line each.
+  returned: always
+  type: list
+  elements: str
+  sample: ["udp4: sd -> sdfn"]
+unsupported:
+  description: Whether the driver does not support flow hashing for at least one of O(flow_types).
+  returned: always
+  type: bool
+unsupported_reason:
+  description: Why, per unsupported flow type, as ethtool put it.
+  returned: when RV(unsupported) is true
+  type: str
+  sample: "ethtool -n veth0 rx-flow-hash udp4: Cannot get RX network flow hashing options: Operation not supported"
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
+    Unsupported, check_result, normalize_fields, parse_flow_hash,
+)
+from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
+
+
+def ethtool(host, argv):
+    rc, out, err = host.run(argv, check=False)
+    return check_result(argv, rc, out, err)
+
+
+class FlowHash(object):
+    """Decide the fields per flow type (plan), then set them (apply). Check mode stops after plan."""
+
+    def __init__(self, host, params):
+        self.host, self.p = host, params
+        self.wanted = normalize_fields(params["fields"])
+
+    def read(self, flow_type):
+        return parse_flow_hash(ethtool(self.host, ["ethtool", "-n", self.p["device"], "rx-flow-hash", flow_type]))
+
+    def plan(self):
+        plan = {"before": {}, "todo": [], "unsupported": [], "changes": []}
+        for flow_type in self.p["flow_types"]:
+            try:
+                have = self.read(flow_type)
+            except Unsupported as exc:
+                plan["unsupported"].append(str(exc))
+                continue
+            plan["before"][flow_type] = have
+            if have != self.wanted:
+                plan["todo"].append(flow_type)
+                plan["changes"].append("%s: %s -> %s" % (flow_type, have or "none", self.wanted))
+        plan["after"] = dict((t, self.wanted if t in plan["todo"] else f) for t, f in plan["before"].items())
+        return plan
+
+    def apply(self, plan):
+        for flow_type in plan["todo"]:
+            try:
+                ethtool(self.host, ["ethtool", "-N", self.p["device"], "rx-flow-hash", flow_type, self.wanted])
+            except Unsupported as exc:
+                # Reading works but setting does not (or not these fields): same handling as reading.
+                plan["unsupported"].append(str(exc))
+                plan["after"][flow_type] = plan["before"][flow_type]
+                plan["changes"].remove("%s: %s -> %s" % (flow_type, plan["before"][flow_type] or "none", self.wanted))
+                continue
+            now = self.read(flow_type)
+            if now != self.wanted:
+                raise ValueError("after ethtool -N, %s hashes on %r, wanted %r" % (flow_type, now, self.wanted))
+        return plan
+
+
+def text(fields):
+    return "".join("%s: %s\n" % (t, fields[t] or "none") for t in sorted(fields))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            device=dict(type="str", required=True),
+            flow_types=dict(type="list", elements="str", choices=["udp4", "udp6"], default=["udp4", "udp6"]),
+            fields=dict(type="str", default="sdfn"),
+            on_unsupported=dict(type="str", choices=["fail", "warn", "skip"], default="warn"),
+        ),
+        supports_check_mode=True,
+    )
+    device = module.params["device"]
+    try:
+        flow_hash = FlowHash(Host(module), module.params)
+        plan = flow_hash.plan()
+        if plan["unsupported"] and module.params["on_unsupported"] == "fail":
+            reason = "; ".join(plan["unsupported"])
+            module.fail_json(msg="%s: not supported by the driver: %s" % (device, reason), changes=[],
+                             unsupported=True, unsupported_reason=reason)
+        if plan["todo"] and not module.check_mode:
+            flow_hash.apply(plan)
+    except (ValueError, CommandError) as exc:
+        module.fail_json(msg="%s: %s" % (device, exc))
+
+    result = dict(changed=bool(plan["changes"]), changes=plan["changes"], fields=plan["after"],
+                  unsupported=bool(plan["unsupported"]))
+    if plan["unsupported"]:
+        reason = "; ".join(plan["unsupported"])
+        result["unsupported_reason"] = reason
+        if module.params["on_unsupported"] == "fail":
+            module.fail_json(msg="%s: not supported by the driver: %s" % (device, reason), **result)
+        if module.params["on_unsupported"] == "warn":
+            module.warn("%s: rx-flow-hash left as it is where the driver does not support it: %s" % (device, reason))
+    if module._diff:
+        result["diff"] = dict(before=text(plan["before"]), after=text(plan["after"]))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

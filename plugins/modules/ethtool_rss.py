@@ -1,0 +1,209 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 sitelink.wgspread contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: ethtool_rss
+short_description: Set a NIC's RSS indirection table, hash function and hash key (ethtool -X)
+version_added: 0.2.0
+description:
+  - Reads the RSS configuration with C(ethtool -x DEVICE) and sets what differs with one
+    C(ethtool -X DEVICE ...) call.
+  - The indirection table is compared entry by entry with the table C(ethtool -X equal N) or
+    C(ethtool -X weight ...) would write, so a table that is already right is not rewritten.
+  - Without O(equal) and O(weights), the table spreads equally over all the device's RX rings.
+  - The hash key is accepted as hex bytes, with or without colons, and reported as
+    lowercase colon-separated hex, as ethtool prints it.
+  - After a change the configuration is read again and must be what was asked for.
+  - When the driver does not support RSS (C(Operation not supported), no table, no key, or a
+    hash function it does not offer), O(on_unsupported) decides what happens.
+options:
+  device:
+    description: Network interface name.
+    type: str
+    required: true
+  equal:
+    description:
+      - Spread the table equally over the first O(equal) RX rings.
+      - Defaults to all RX rings when O(weights) is not given.
+    type: int
+  weights:
+    description: Relative weight of each RX ring (ring 0 first); rings beyond the list get none.
+    type: list
+    elements: int
+  hfunc:
+    description: Hash function, one the driver lists under C(RSS hash function) (for example C(toeplitz), C(xor)). Unchanged when not given.
+    type: str
+  hash_key:
+    description: RSS hash key as hex bytes, with the driver's key length. Unchanged when not given.
+    type: str
+  on_unsupported:
+    description:
+      - What to do when the driver cannot report or set what was asked for.
+      - C(fail) fails the task, C(warn) succeeds unchanged with a warning, C(skip) succeeds unchanged silently.
+    type: str
+    choices: [fail, warn, skip]
+    default: warn
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details: Before and after are the ring count, hash function, hash key and indirection table.
+notes:
+  - Requires C(ethtool) on the managed host.
+seealso:
+  - module: sitelink.wgspread.ethtool_channels
+  - module: sitelink.wgspread.ethtool_flow_hash
+author:
+  - sitelink.wgspread contributors (@sitelink)
+"""
+
+EXAMPLES = r"""
+- name: Spread RSS equally over all RX rings
+  sitelink.wgspread.ethtool_rss:
+    device: eth0
+
+- name: Symmetric Toeplitz key, twice the weight on ring 0
+  sitelink.wgspread.ethtool_rss:
+    device: ens1f0
+    weights: [2, 1, 1, 1]
+    hfunc: toeplitz
+    hash_key: "6d:5a:6d:5a:6d:5a:6d:5a:6d:5a:6d:5a:6d:5a:6d:5a:6d:5a:6d:5a:6d:5a:6d:5a:6d:5a:6d:5a:6d:5a:6d:5a:6d:5a:6d:5a:6d:5a:6d:5a"
+"""
+
+RETURN = r"""
+rings:
+  description: Number of RX rings.
+  returned: unless unsupported
+  type: int
+  sample: 16
+indirection_table:
+  description: The indirection table after the task (in check mode, what it would be); null when the driver does not report it.
+  returned: unless unsupported
+  type: list
+  elements: int
+hfunc:
+  description: The active hash function after the task.
+  returned: unless unsupported
+  type: str
+  sample: toeplitz
+hash_key:
+  description: The hash key after the task, lowercase colon-separated hex; null when the driver does not report it.
+  returned: unless unsupported
+  type: str
+  sample: "6d:5a:56:da:25:5b:0e:c2:41:67:25:3d:43:a3:8f:b0:d0:ca:2b:cb:ae:7b:30:b4:77:cb:2d:a3:80:30:f2:0c:6a:42:b7:3b:be:ac:01:fa"
+changes:
+  description: What changed (or would change in check mode), one line each.
+  returned: always
+  type: list
+  elements: str
+  sample: ["indirection table: equal 16"]
+unsupported:
+  description: Whether the driver does not support what was asked for.
+  returned: always
+  type: bool
+unsupported_reason:
+  description: Why, as ethtool or the module put it.
+  returned: when RV(unsupported) is true
+  type: str
+  sample: "ethtool -x veth0: Cannot get RX ring count: Operation not supported"
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
+    Unsupported, active_hfunc, check_result, decide_rss, equal_table, normalize_key, parse_rxfh, rxfh_text, weight_table,
+)
+from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
+
+
+def ethtool(host, argv):
+    rc, out, err = host.run(argv, check=False)
+    return check_result(argv, rc, out, err)
+
+
+class Rss(object):
+    """Decide the RSS settings (plan), then set them (apply). Check mode stops after plan."""
+
+    def __init__(self, host, params):
+        self.host, self.p = host, params
+
+    def read(self):
+        return parse_rxfh(ethtool(self.host, ["ethtool", "-x", self.p["device"]]))
+
+    def plan(self):
+        p = self.p
+        current = self.read()
+        equal = p["equal"]
+        if equal is None and p["weights"] is None:
+            equal = current["rings"]
+        args, changes = decide_rss(current, equal=equal, weights=p["weights"], hfunc=p["hfunc"], key=p["hash_key"])
+        after = dict(current, hfuncs=dict(current["hfuncs"]))
+        if "equal" in args or "weight" in args:
+            size = len(current["table"])
+            after["table"] = weight_table(size, p["weights"]) if p["weights"] is not None else equal_table(size, equal)
+        if "hfunc" in args:
+            after["hfuncs"] = dict((name, name == p["hfunc"]) for name in current["hfuncs"])
+        if "hkey" in args:
+            after["key"] = normalize_key(p["hash_key"])
+        return {"current": current, "after": after, "args": args, "changes": changes}
+
+    def apply(self, plan):
+        ethtool(self.host, ["ethtool", "-X", self.p["device"]] + plan["args"])
+        now = self.read()
+        for name, label in (("table", "indirection table"), ("key", "hash key")):
+            if now[name] != plan["after"][name]:
+                raise ValueError("after ethtool -X the %s is not what was asked for" % label)
+        if active_hfunc(now) != active_hfunc(plan["after"]):
+            raise ValueError("after ethtool -X the hash function is %s, wanted %s" % (active_hfunc(now), active_hfunc(plan["after"])))
+        return now
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            device=dict(type="str", required=True),
+            equal=dict(type="int"),
+            weights=dict(type="list", elements="int"),
+            hfunc=dict(type="str"),
+            hash_key=dict(type="str", no_log=False),
+            on_unsupported=dict(type="str", choices=["fail", "warn", "skip"], default="warn"),
+        ),
+        mutually_exclusive=[("equal", "weights")],
+        supports_check_mode=True,
+    )
+    if module.params["weights"] is not None and (not module.params["weights"] or min(module.params["weights"]) < 0):
+        module.fail_json(msg="weights: give one non-negative weight per RX ring")
+    rss = Rss(Host(module), module.params)
+    try:
+        plan = rss.plan()
+        after = plan["after"]
+        if plan["args"] and not module.check_mode:
+            after = rss.apply(plan)
+    except Unsupported as exc:
+        reason = str(exc)
+        if module.params["on_unsupported"] == "fail":
+            module.fail_json(msg="%s: not supported by the driver: %s" % (module.params["device"], reason),
+                             unsupported=True, unsupported_reason=reason, changes=[])
+        if module.params["on_unsupported"] == "warn":
+            module.warn("%s: RSS left as it is, not supported by the driver: %s" % (module.params["device"], reason))
+        module.exit_json(changed=False, changes=[], unsupported=True, unsupported_reason=reason)
+    except (ValueError, CommandError) as exc:
+        module.fail_json(msg="%s: %s" % (module.params["device"], exc))
+
+    result = dict(changed=bool(plan["args"]), changes=plan["changes"], unsupported=False, rings=after["rings"],
+                  indirection_table=after["table"], hfunc=active_hfunc(after), hash_key=after["key"])
+    if module._diff:
+        result["diff"] = dict(before=rxfh_text(plan["current"]), after=rxfh_text(after))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

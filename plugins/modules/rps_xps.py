@@ -1,0 +1,247 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 sitelink.wgspread contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: rps_xps
+short_description: Spread a NIC's receive and transmit work in software (RPS, RFS, XPS)
+version_added: 0.2.0
+description:
+  - The software fallback for NICs with fewer queues than CPUs (virtual NICs, single-queue NICs).
+    Sets C(rps_cpus) and C(rps_flow_cnt) of each C(/sys/class/net/DEVICE/queues/rx-N) and
+    C(xps_cpus) of each C(tx-N).
+  - The CPUs (the online CPUs, or O(cpus), without O(exclude_cpus)) are dealt round-robin over the
+    queues, so that each queue's packets go to its own share of CPUs.
+  - Masks are written as the kernel prints them, as wide as the host's possible CPUs in
+    comma-separated 32-bit groups (C(ffffffff,ffffffff,ffffffff) on 96 CPUs), and compared as CPU
+    sets, so a host with any number of CPUs is handled.
+  - When the kernel has no RPS or XPS (the files are missing) or the device has a single transmit
+    queue and O(xps=on), O(on_unsupported) decides what happens.
+options:
+  device:
+    description: Network interface name.
+    type: str
+    required: true
+  rps:
+    description:
+      - C(auto) turns RPS on when the device has fewer RX queues than CPUs to use, and off otherwise.
+      - C(on) and C(off) force it; off writes an empty mask (the kernel's default).
+    type: str
+    choices: [auto, "on", "off"]
+    default: auto
+  xps:
+    description:
+      - C(auto) maps TX queues to CPUs when the device has more than one TX queue.
+      - C(on) and C(off) force it; off writes an empty mask.
+    type: str
+    choices: [auto, "on", "off"]
+    default: auto
+  cpus:
+    description: CPUs to spread over. Defaults to all online CPUs.
+    type: list
+    elements: int
+  exclude_cpus:
+    description: CPUs never to use.
+    type: list
+    elements: int
+    default: []
+  rps_flow_cnt:
+    description:
+      - Flow table size per RX queue for RFS while RPS is on (0 turns RFS off for the queue).
+      - The kernel rounds it up to a power of two; the module compares with the rounded value.
+    type: int
+    default: 0
+  rps_sock_flow_entries:
+    description:
+      - Global RFS socket flow table size (C(/proc/sys/net/core/rps_sock_flow_entries)), rounded up to a
+        power of two by the kernel. Left alone when not given.
+    type: int
+  on_unsupported:
+    description:
+      - What to do when the kernel or device cannot take a setting.
+      - C(fail) fails the task, C(warn) sets what it can and warns, C(skip) sets what it can silently.
+    type: str
+    choices: [fail, warn, skip]
+    default: warn
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details: Before and after are one line per queue file with its CPU list.
+seealso:
+  - module: sitelink.wgspread.irq_affinity
+author:
+  - sitelink.wgspread contributors (@sitelink)
+"""
+
+EXAMPLES = r"""
+- name: Software spreading on a single-queue virtual NIC
+  sitelink.wgspread.rps_xps:
+    device: eth0
+
+- name: RPS plus RFS over CPUs 2-15
+  sitelink.wgspread.rps_xps:
+    device: eth0
+    rps: "on"
+    cpus: "{{ range(2, 16) | list }}"
+    rps_flow_cnt: 4096
+    rps_sock_flow_entries: 32768
+"""
+
+RETURN = r"""
+queues:
+  description: Per queue file, the CPUs after the task (in check mode, what they would be) and the mask written.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"file": "rx-0/rps_cpus", "cpus": [0, 1, 2, 3], "mask": "0000000f"}]
+rps_enabled:
+  description: Whether RPS is on after the task.
+  returned: always
+  type: bool
+changes:
+  description: What changed (or would change in check mode), one line each.
+  returned: always
+  type: list
+  elements: str
+  sample: ["rx-0/rps_cpus: none -> 0-3"]
+unsupported:
+  description: Whether a setting could not be applied because the kernel or device lacks it.
+  returned: always
+  type: bool
+unsupported_reason:
+  description: Why.
+  returned: when RV(unsupported) is true
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sitelink.wgspread.plugins.module_utils.cpus import (
+    format_cpulist, format_mask, parse_cpulist, parse_mask, possible_count, roundup_pow2, spread,
+)
+
+from ansible_collections.sitelink.wgspread.plugins.module_utils.host import Host
+
+SOCK_FLOW = "/proc/sys/net/core/rps_sock_flow_entries"
+
+
+class Steering(object):
+    """Decide every queue file's value (plan), then write (apply). Check mode stops after plan."""
+
+    def __init__(self, host, params):
+        self.host, self.p = host, params
+        self.base = "/sys/class/net/%s/queues/" % params["device"]
+
+    def plan(self):
+        p, host = self.p, self.host
+        entries = host.syslist(self.base)
+        if not entries:
+            raise ValueError("no network device %s (or it has no queues)" % p["device"])
+        rx = sorted((e for e in entries if e.startswith("rx-")), key=lambda e: int(e[3:]))
+        tx = sorted((e for e in entries if e.startswith("tx-")), key=lambda e: int(e[3:]))
+        nr_cpus = possible_count(host.sysread("/sys/devices/system/cpu/possible") or "0")
+        cpus = parse_cpulist(host.sysread("/sys/devices/system/cpu/online") or "")
+        if p["cpus"] is not None:
+            cpus = [c for c in cpus if c in p["cpus"]]
+        cpus = [c for c in cpus if c not in p["exclude_cpus"]]
+        if not cpus:
+            raise ValueError("no CPU left to spread over")
+        rps_on = {"on": True, "off": False}.get(p["rps"], len(rx) < len(cpus))
+        xps_on = {"on": True, "off": False}.get(p["xps"], len(tx) > 1)
+        plan = {"todo": [], "queues": [], "changes": [], "unsupported": [], "rps_enabled": rps_on, "nr_cpus": nr_cpus}
+        rx_sets = spread(cpus, len(rx)) if rps_on else [[]] * len(rx)
+        for index, queue in enumerate(rx):
+            wanted = rx_sets[index]
+            self.want_mask(plan, "%s/rps_cpus" % queue, wanted, "RPS")
+            self.want_number(plan, "%s/rps_flow_cnt" % queue, roundup_pow2(p["rps_flow_cnt"]) if rps_on else 0, "RFS")
+        if xps_on or p["xps"] == "off":
+            tx_sets = spread(cpus, len(tx)) if xps_on else [[]] * len(tx)
+            for index, queue in enumerate(tx):
+                self.want_mask(plan, "%s/xps_cpus" % queue, tx_sets[index], "XPS (single TX queue or kernel without XPS)")
+        if p["rps_sock_flow_entries"] is not None:
+            self.want_number(plan, SOCK_FLOW, roundup_pow2(p["rps_sock_flow_entries"]), "RFS")
+        return plan
+
+    def path(self, name):
+        return name if name.startswith("/") else self.base + name
+
+    def want_mask(self, plan, name, wanted, feature):
+        text = self.host.sysread(self.path(name))
+        if text is None:
+            if wanted:
+                plan["unsupported"].append("%s: no %s" % (name, feature))
+            return
+        have = parse_mask(text)
+        mask = format_mask(wanted, plan["nr_cpus"])
+        plan["queues"].append({"file": name, "cpus": wanted, "mask": mask, "before": have})
+        if have != sorted(wanted):
+            plan["todo"].append((name, mask))
+            plan["changes"].append("%s: %s -> %s" % (name, format_cpulist(have) or "none", format_cpulist(wanted) or "none"))
+
+    def want_number(self, plan, name, wanted, feature):
+        text = self.host.sysread(self.path(name))
+        if text is None:
+            if wanted:
+                plan["unsupported"].append("%s: no %s" % (name, feature))
+            return
+        have = int(text.strip() or 0)
+        if have != wanted:
+            plan["todo"].append((name, str(wanted)))
+            plan["changes"].append("%s: %d -> %d" % (name, have, wanted))
+
+    def apply(self, plan):
+        for name, value in plan["todo"]:
+            self.host.syswrite(self.path(name), value + "\n")
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            device=dict(type="str", required=True),
+            rps=dict(type="str", choices=["auto", "on", "off"], default="auto"),
+            xps=dict(type="str", choices=["auto", "on", "off"], default="auto"),
+            cpus=dict(type="list", elements="int"),
+            exclude_cpus=dict(type="list", elements="int", default=[]),
+            rps_flow_cnt=dict(type="int", default=0),
+            rps_sock_flow_entries=dict(type="int"),
+            on_unsupported=dict(type="str", choices=["fail", "warn", "skip"], default="warn"),
+        ),
+        supports_check_mode=True,
+    )
+    device, on_unsupported = module.params["device"], module.params["on_unsupported"]
+    steering = Steering(Host(module), module.params)
+    try:
+        plan = steering.plan()
+        if plan["unsupported"] and on_unsupported == "fail":
+            reason = "; ".join(plan["unsupported"])
+            module.fail_json(msg="%s: not supported: %s" % (device, reason), unsupported=True,
+                             unsupported_reason=reason, changes=[])
+        if plan["todo"] and not module.check_mode:
+            steering.apply(plan)
+    except (ValueError, IOError, OSError) as exc:
+        module.fail_json(msg="%s: %s" % (device, exc))
+
+    queues = [dict((k, v) for k, v in q.items() if k != "before") for q in plan["queues"]]
+    result = dict(changed=bool(plan["todo"]), changes=plan["changes"], queues=queues,
+                  rps_enabled=plan["rps_enabled"], unsupported=bool(plan["unsupported"]))
+    if plan["unsupported"]:
+        result["unsupported_reason"] = "; ".join(plan["unsupported"])
+        if on_unsupported == "warn":
+            module.warn("%s: left as it is: %s" % (device, result["unsupported_reason"]))
+    if module._diff:
+        result["diff"] = dict(
+            before="".join("%s: %s\n" % (q["file"], format_cpulist(q["before"]) or "none") for q in plan["queues"]),
+            after="".join("%s: %s\n" % (q["file"], format_cpulist(q["cpus"]) or "none") for q in plan["queues"]))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
