@@ -1,0 +1,365 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 sitelink.wgspread contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The controller's side of the fleet check: both ends of every link, compared.
+
+Each gateway reports what it has (module nft_ruleset_check); only the controller sees
+both ends of a link. For every site pair in ``wgspread_links`` this checks, in both
+directions, that the ports one end sends to are the ports the other folds back, that
+listen ports, endpoints and public keys agree with each other and with the inventory,
+and that both ends were checked and are in sync with their desired tables. Pure Python:
+no Ansible, no I/O, so the benchmark and the unit tests feed it plain dicts.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import ipaddress
+
+from ansible_collections.sitelink.wgspread.plugins.module_utils.links import parse_links
+
+try:
+    import jmespath
+    from jmespath.exceptions import JMESPathError
+except ImportError:  # only needed for query=
+    jmespath = None
+    JMESPathError = Exception
+
+# Gateway states, from worst to best; "not_in_run" is not a failure (--limit).
+FAILED_STATES = ("module_failed", "no_result", "fail")
+
+
+class FleetError(ValueError):
+    pass
+
+
+def select(data, query):
+    """``data`` reduced by a JMESPath expression (``query`` empty: unchanged)."""
+    if not query:
+        return data
+    if jmespath is None:
+        raise FleetError("query needs the Python library jmespath on the controller: install it into the Python "
+                         "that runs Ansible (pip install jmespath), or leave query out")
+    try:
+        return jmespath.search(query, data)
+    except JMESPathError as exc:
+        raise FleetError("query %r: %s" % (query, exc)) from None
+
+
+def _is_ip(text):
+    try:
+        ipaddress.ip_address(str(text))
+        return True
+    except ValueError:
+        return False
+
+
+def _endpoint(text):
+    """'host:port' / '[v6]:port' -> (host, port); (None, None) when unset or unreadable."""
+    if not text:
+        return None, None
+    host, _sep, port = str(text).rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        return host, int(port)
+    except ValueError:
+        return None, None
+
+
+def _ports(ports):
+    return ", ".join(str(p) for p in ports) or "none"
+
+
+def _gateway(host, result, in_run, link_names):
+    """One gateway's own state: did the check run, is its table in sync, idempotent."""
+    entry = {"gateway": host, "links": link_names, "status": "ok", "problems": [], "in_sync": None,
+             "drift_count": None, "drift": [], "drift_diff": "", "idempotent": None, "foreign_tables": [],
+             "busiest_core_share": None, "meter": {}}
+    if result is None:
+        if in_run:
+            entry["status"] = "no_result"
+            entry["problems"].append("in the run but no result (unreachable, or failed before the check)")
+        else:
+            entry["status"] = "not_in_run"
+        return entry
+    if result.get("failed") or result.get("skipped") or "in_sync" not in result:
+        entry["status"] = "module_failed" if result.get("failed") else "no_result"
+        entry["problems"].append("the check did not run: %s" % (result.get("msg") or "skipped or no result"))
+        return entry
+    drift = (result.get("drift") or {}).get("lines") or []
+    entry.update(in_sync=bool(result["in_sync"]), drift_count=len(drift), drift=list(drift),
+                 drift_diff=(result.get("drift") or {}).get("diff") or "",
+                 idempotent=result.get("idempotent"), foreign_tables=list(result.get("foreign_tables") or []),
+                 meter=result.get("meter") or {})
+    shares = [m["busiest_core_share"] for m in entry["meter"].values() if m.get("busiest_core_share") is not None]
+    entry["busiest_core_share"] = max(shares) if shares else None
+    if result.get("desired_error"):
+        entry["problems"].append("desired table: %s" % result["desired_error"])
+    if not entry["in_sync"]:
+        entry["problems"].append("live table differs from the desired one (%d differences)" % len(drift))
+    if entry["idempotent"] is False:
+        detail = result.get("idempotence") or {}
+        why = []
+        if detail.get("second_equals_first") is False:
+            why.append("a second load gives another table")
+        if detail.get("equals_live") is False:
+            why.append("the loaded table differs from the live one")
+        entry["problems"].append("not idempotent%s" % (": " + ", ".join(why) if why else ""))
+    if entry["problems"]:
+        entry["status"] = "fail"
+    return entry
+
+
+def _end_summary(gateway, tunnel):
+    """What one end of a link has configured, as the report shows it."""
+    if tunnel is None:
+        return {"gateway": gateway, "checked": False}
+    wg, spread = tunnel.get("wireguard") or {}, tunnel.get("spread") or {}
+    return {
+        "gateway": gateway, "checked": True, "interface": tunnel.get("interface"),
+        "interface_present": bool(wg.get("present")), "listen_port": wg.get("listen_port"),
+        "public_key": wg.get("public_key"), "peer_public_keys": [p.get("public_key") for p in wg.get("peers") or []],
+        "peer_endpoints": [p.get("endpoint") for p in wg.get("peers") or []],
+        "send_ports": list(spread.get("send_ports") or []), "fold_ports": list(spread.get("fold_ports") or []),
+        "fold_to": spread.get("fold_to"), "spread_peer_address": spread.get("peer_endpoint"),
+    }
+
+
+def _direction(link, x, y, tx, ty, problems):
+    """Checks of the direction x -> y (x sends, y receives); tx, ty are their tunnel entries."""
+    wx, wy = tx.get("wireguard") or {}, ty.get("wireguard") or {}
+    sx, sy = tx.get("spread") or {}, ty.get("spread") or {}
+    listen_x, listen_y = link["listen_ports"][x], link["listen_ports"][y]
+    address_y = link["endpoints"][y]
+
+    if not wx.get("present"):
+        problems.append("%s: interface %s is missing%s" % (x, tx.get("interface"),
+                                                           " (%s)" % wx["error"] if wx.get("error") else ""))
+    elif wx.get("listen_port") != listen_x:
+        problems.append("%s listens on port %s, the inventory says %d" % (x, wx.get("listen_port"), listen_x))
+    if wx.get("present") and wy.get("present"):
+        peers = dict((p.get("public_key"), p) for p in wx.get("peers") or [])
+        if wy.get("public_key") not in peers:
+            problems.append("%s has peer key %s on %s, but %s's public key is %s"
+                            % (x, ", ".join(sorted(k for k in peers if k)) or "none", tx.get("interface"), y, wy.get("public_key")))
+        else:
+            if len(peers) > 1:
+                problems.append("%s has %d peers on %s, expected only %s" % (x, len(peers), tx.get("interface"), y))
+            host, port = _endpoint(peers[wy.get("public_key")].get("endpoint"))
+            if host is None:
+                problems.append("%s has no endpoint for %s" % (x, y))
+            else:
+                if _is_ip(address_y) and ipaddress.ip_address(host) != ipaddress.ip_address(address_y):
+                    problems.append("%s sends to %s at %s, the inventory says %s" % (x, y, host, address_y))
+                if port != wy.get("listen_port"):
+                    problems.append("%s sends to %s on port %d, but %s listens on %s" % (x, y, port, y, wy.get("listen_port")))
+
+    if not link["spread"]["enabled"]:
+        if sx.get("send_rule") or sx.get("fold_rule"):
+            problems.append("spreading is off for this link, but %s has spreading rules for it" % x)
+        return
+    expected = sorted(link["spread"]["receive_ports"].get(y, []))
+    if not sx.get("send_rule"):
+        problems.append("%s has no spread rule towards %s" % (x, y))
+    else:
+        send = sorted(set(sx.get("send_ports") or []))
+        if send != expected:
+            problems.append("%s sends to ports %s of %s, the inventory says %s" % (x, _ports(send), y, _ports(expected)))
+        if sx.get("peer_endpoint") != address_y:
+            problems.append("%s's spread rule matches address %s, %s's underlay is %s" % (x, sx.get("peer_endpoint"), y, address_y))
+        if sx.get("listen_port") != listen_x or sx.get("peer_listen_port") != listen_y:
+            problems.append("%s's spread rule matches ports %s -> %s, the inventory says %d -> %d"
+                            % (x, sx.get("listen_port"), sx.get("peer_listen_port"), listen_x, listen_y))
+    if not sy.get("fold_rule"):
+        problems.append("%s has no fold-back rule for %s" % (y, x))
+    else:
+        fold = sorted(sy.get("fold_ports") or [])
+        if fold != expected:
+            problems.append("%s folds back ports %s from %s, the inventory says %s" % (y, _ports(fold), x, _ports(expected)))
+        if sy.get("fold_to") != listen_y:
+            problems.append("%s folds back to port %s, it listens on %d" % (y, sy.get("fold_to"), listen_y))
+        if sy.get("fold_from") != link["endpoints"][x]:
+            problems.append("%s's fold-back rule matches address %s, %s's underlay is %s"
+                            % (y, sy.get("fold_from"), x, link["endpoints"][x]))
+    if sx.get("send_rule") and sy.get("fold_rule"):
+        send, fold = set(sx.get("send_ports") or []), set(sy.get("fold_ports") or [])
+        if send - fold:
+            problems.append("%s sends to ports %s that %s does not fold back: those packets are lost"
+                            % (x, _ports(sorted(send - fold)), y))
+        if fold - send:
+            problems.append("%s folds back ports %s that %s does not send to" % (y, _ports(sorted(fold - send)), x))
+
+
+def _link(link, gateways, tunnels):
+    a, b = link["gateways"]
+    entry = {"link": link["name"], "gateways": [a, b], "status": "pass", "problems": [], "missing": [],
+             "ends": [_end_summary(g, tunnels.get(g, {}).get(link["name"])) for g in (a, b)]}
+    for g in (a, b):
+        state = gateways[g]["status"]
+        if state == "not_in_run":
+            entry["missing"].append({"gateway": g, "reason": "not in this run (--limit)"})
+        elif state in ("no_result", "module_failed"):
+            entry["missing"].append({"gateway": g, "reason": "; ".join(gateways[g]["problems"])})
+    if entry["missing"]:
+        entry["status"] = "unchecked"
+        return entry
+    for g in (a, b):
+        if link["name"] not in tunnels.get(g, {}):
+            entry["problems"].append("%s did not report this link (not in its tunnels:)" % g)
+    if not entry["problems"]:
+        ta, tb = tunnels[a][link["name"]], tunnels[b][link["name"]]
+        _direction(link, a, b, ta, tb, entry["problems"])
+        _direction(link, b, a, tb, ta, entry["problems"])
+    if entry["problems"]:
+        entry["status"] = "fail"
+    return entry
+
+
+def fleet_report(results_by_host, links, inventory, hostvars, run_hosts=None, require_complete=False):
+    """Every gateway's nft_ruleset_check result -> per gateway and per link results and a verdict.
+
+    ``results_by_host``: {inventory hostname: registered module result}. ``links``,
+    ``inventory``, ``hostvars``: as for links.parse_links (what each end should have).
+    ``run_hosts``: the hosts of this run (``ansible_play_hosts_all``); a gateway outside
+    it is "not in the run" (--limit) and its links are listed as unchecked, not failed,
+    unless ``require_complete``. Default: the hosts that have a result.
+    Raises links.LinkError for a broken ``wgspread_links``.
+    """
+    results = dict(results_by_host or {})
+    parsed = parse_links(links, inventory, hostvars)
+    run = set(run_hosts) if run_hosts is not None else set(results)
+    names_by_gateway = {}
+    for link in parsed:
+        for g in link["gateways"]:
+            names_by_gateway.setdefault(g, []).append(link["name"])
+    hosts = sorted(set(names_by_gateway) | set(results))
+    gateways = dict((h, _gateway(h, results.get(h), h in run, names_by_gateway.get(h, []))) for h in hosts)
+    tunnels = {}
+    for h in hosts:
+        if gateways[h]["status"] in ("ok", "fail"):
+            tunnels[h] = dict((t.get("link"), t) for t in results[h].get("tunnels") or [])
+    link_entries = [_link(link, gateways, tunnels) for link in parsed]
+
+    per_gateway_links = {}
+    for entry in link_entries:
+        for g in entry["gateways"]:
+            per_gateway_links.setdefault(g, []).append(entry["status"])
+    for h, entry in gateways.items():
+        statuses = per_gateway_links.get(h, [])
+        entry["links_passed"] = statuses.count("pass")
+        entry["links_failed"] = statuses.count("fail")
+        entry["links_unchecked"] = statuses.count("unchecked")
+
+    unchecked = [{"link": e["link"], "gateways": e["gateways"], "missing": e["missing"],
+                  "reason": "; ".join("%s: %s" % (m["gateway"], m["reason"]) for m in e["missing"])}
+                 for e in link_entries if e["status"] == "unchecked"]
+    problems = ["gateway %s: %s" % (h, p) for h in hosts for p in gateways[h]["problems"]]
+    problems += ["link %s: %s" % (e["link"], p) for e in link_entries for p in e["problems"]]
+    complete = not unchecked
+    if require_complete:
+        problems += ["link %s: not checked: %s" % (u["link"], u["reason"]) for u in unchecked]
+    failed_gateways = [h for h in hosts if gateways[h]["status"] in FAILED_STATES]
+    failed_links = [e["link"] for e in link_entries if e["status"] == "fail"]
+    return {
+        "passed": not failed_gateways and not failed_links and (complete or not require_complete),
+        "complete": complete,
+        "summary": {
+            "gateways": len(hosts),
+            "gateways_ok": sum(1 for h in hosts if gateways[h]["status"] == "ok"),
+            "gateways_failed": len(failed_gateways),
+            "gateways_not_in_run": sum(1 for h in hosts if gateways[h]["status"] == "not_in_run"),
+            "links": len(link_entries),
+            "links_passed": sum(1 for e in link_entries if e["status"] == "pass"),
+            "links_failed": len(failed_links),
+            "links_unchecked": len(unchecked),
+        },
+        "gateways": [gateways[h] for h in hosts],
+        "links": link_entries,
+        "unchecked_links": unchecked,
+        "problems": problems,
+    }
+
+
+# ---------------------------------------------------------------- presentation
+
+def _yes_no(value):
+    return "-" if value is None else ("yes" if value else "NO")
+
+
+def _share(value):
+    return "-" if value is None else "%d%%" % round(value * 100)
+
+
+def gateway_rows(report):
+    """[(gateway, status, links, in_sync, drift, idempotent, busiest core)] as strings."""
+    rows = []
+    for g in report["gateways"]:
+        total = g["links_passed"] + g["links_failed"] + g["links_unchecked"]
+        links = "%d/%d ok" % (g["links_passed"], total)
+        if g["links_unchecked"]:
+            links += ", %d unchecked" % g["links_unchecked"]
+        rows.append((g["gateway"], g["status"], links, _yes_no(g["in_sync"]),
+                     "-" if g["drift_count"] is None else str(g["drift_count"]),
+                     _yes_no(g["idempotent"]), _share(g["busiest_core_share"])))
+    return rows
+
+
+HEADER = ("gateway", "status", "links", "in_sync", "drift", "idempotent", "busiest core")
+
+
+def fleet_table(report):
+    """The fleet as aligned text lines (for a debug task), with the verdict and every problem."""
+    rows = [HEADER] + gateway_rows(report)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    s = report["summary"]
+    lines.append("")
+    lines.append("%s: %d/%d links pass, %d fail, %d unchecked; %d gateways failed"
+                 % ("PASS" if report["passed"] else "FAIL", s["links_passed"], s["links"], s["links_failed"],
+                    s["links_unchecked"], s["gateways_failed"]))
+    lines += ["  " + p for p in report["problems"]]
+    lines += ["  link %s not checked: %s" % (u["link"], u["reason"]) for u in report["unchecked_links"]
+              if "link %s: not checked: %s" % (u["link"], u["reason"]) not in report["problems"]]
+    return lines
+
+
+def _md(text):
+    return str(text).replace("|", "\\|")
+
+
+def fleet_markdown(report):
+    """The report as a Markdown document."""
+    s = report["summary"]
+    out = ["# wgspread fleet check: %s" % ("PASS" if report["passed"] else "FAIL"), "",
+           "%d gateways (%d ok, %d failed, %d not in this run), %d links (%d pass, %d fail, %d unchecked)."
+           % (s["gateways"], s["gateways_ok"], s["gateways_failed"], s["gateways_not_in_run"],
+              s["links"], s["links_passed"], s["links_failed"], s["links_unchecked"]), "",
+           "## Gateways", "", "| %s |" % " | ".join(HEADER), "|%s" % ("---|" * len(HEADER))]
+    out += ["| %s |" % " | ".join(_md(c) for c in row) for row in gateway_rows(report)]
+    out += ["", "## Links", "", "| link | gateways | status | problems |", "|---|---|---|---|"]
+    for e in report["links"]:
+        notes = e["problems"] or ["%s: %s" % (m["gateway"], m["reason"]) for m in e["missing"]]
+        out.append("| %s | %s | %s | %s |" % (_md(e["link"]), _md(" - ".join(e["gateways"])), e["status"], _md("; ".join(notes))))
+    if report["problems"]:
+        out += ["", "## Problems", ""] + ["- %s" % _md(p) for p in report["problems"]]
+    if report["unchecked_links"]:
+        out += ["", "## Not checked", "", "Pairs with an end outside this run (--limit) or without a result:", ""]
+        out += ["- %s (%s): %s" % (u["link"], " - ".join(u["gateways"]), u["reason"]) for u in report["unchecked_links"]]
+    drifted = [g for g in report["gateways"] if g["drift"]]
+    if drifted:
+        out += ["", "## Drift", ""]
+        for g in drifted:
+            out += ["### %s" % g["gateway"], ""] + ["- %s" % _md(line) for line in g["drift"]] + [""]
+            if g["drift_diff"]:
+                out += ["```diff", g["drift_diff"].rstrip("\n"), "```", ""]
+    metered = [g for g in report["gateways"] if g["meter"]]
+    if metered:
+        out += ["", "## Meter (received tunnel packets)", "",
+                "| gateway | link | packets | per port | per CPU | busiest core |", "|---|---|---|---|---|---|"]
+        for g in metered:
+            for name, m in sorted(g["meter"].items()):
+                out.append("| %s | %s | %d | %s | %s | %s |" % (
+                    g["gateway"], name, m["packets"], ", ".join("%s: %s" % (p["port"], p["packets"]) for p in m["ports"]),
+                    ", ".join("%s: %s" % (c["cpu"], c["packets"]) for c in m["cpus"]), _share(m["busiest_core_share"])))
+    return "\n".join(out) + "\n"

@@ -1,0 +1,99 @@
+"""A three-gateway fleet (hub, spoke1, spoke2) as FakeHosts over recorded outputs.
+
+The nft outputs are the check-*.json fixtures (tests/unit/fixtures/nft, recorded by
+record_check_fixtures.py with the same LINKS and HOSTVARS). The ``wg show dump`` texts
+are written here in wg's format with real key pairs made for these tests.
+"""
+
+import json
+import os
+
+from ansible_collections.sitelink.wgspread.plugins.module_utils.ruleset_check import SPLIT, check, scratch_argv
+from fakehost import FakeHost
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "nft")
+PATH = "/etc/wgspread/wgspread.nft"
+
+INVENTORY = ["hub", "spoke1", "spoke2"]
+HOSTVARS = {"hub": {"ansible_host": "198.51.100.11", "wgspread_receive_cpus": 2},
+            "spoke1": {"ansible_host": "198.51.100.12", "wgspread_receive_cpus": 2},
+            "spoke2": {"ansible_host": "198.51.100.13", "wgspread_receive_cpus": 2}}
+LINKS = [
+    {"name": "hub-spoke1", "gateways": ["hub", "spoke1"], "subnet": "198.18.0.0/31", "listen_port": 51820},
+    {"name": "hub-spoke2", "gateways": ["hub", "spoke2"], "subnet": "198.18.0.2/31",
+     "listen_port": {"hub": 51830, "spoke2": 51820}},
+]
+
+# (private, public) per gateway and interface; the private keys must never reach a result.
+KEYS = {
+    ("hub", "wg-spoke1"): ("+GTYsXT7Mev39uz4f4RUqsZX0Lyl273pJ2fe5wJEUkI=", "eo4gzoTQ+D06zxVnMFiI+tHvOLCBVG3nkaPKWkjtUDI="),
+    ("hub", "wg-spoke2"): ("SEtmX7PIXzGlff8qGmUuV267ef+iqo1lfxQikM6SnGQ=", "G5Z1kjqejStv2TyTzwuIPca/qZth7r7ozt9NQUgXbUc="),
+    ("spoke1", "wg-hub"): ("aOhYAgu4zWkAKWcrjq/6Zabwy6x7cM/sKBibQMEB1kc=", "HXap2DJl+nZTuZzJd3Ay4ME3JNb2SFe+fODgrFdE5ww="),
+    ("spoke2", "wg-hub"): ("EEn7cZhn97TqLZa6/VwfFc2X9jSPn8vcMLy39nzAr3M=", "qjBa090aKZ7xGDJpXNqCeikhFLzzNFLYb/YH+VuljFU="),
+}
+OTHER_PUBLIC = "qPZNaFD7HCy5lt09oAlemeXHddXfmStKddWLz+ErgSw="
+PSK = {"hub-spoke1": "EB3GBEZe5QtFxpIG+n2aoBmVeO+dWrMr+bleuhXa+Xs=", "hub-spoke2": "sHZgAkZiiot3JQtOYO2eVNqlqMenovzZkNvZnkdQqPw="}
+SECRETS = [k[0] for k in KEYS.values()] + list(PSK.values())
+
+# gateway -> [(link, interface, listen port, peer gateway, peer interface, peer endpoint)]
+TUNNELS = {
+    "hub": [("hub-spoke1", "wg-spoke1", 51820, "spoke1", "wg-hub", "198.51.100.12:51820"),
+            ("hub-spoke2", "wg-spoke2", 51830, "spoke2", "wg-hub", "198.51.100.13:51820")],
+    "spoke1": [("hub-spoke1", "wg-hub", 51820, "hub", "wg-spoke1", "198.51.100.11:51820")],
+    "spoke2": [("hub-spoke2", "wg-hub", 51820, "hub", "wg-spoke2", "198.51.100.11:51830")],
+}
+
+
+def fixture(name):
+    with open(os.path.join(FIXTURES, name)) as handle:
+        return handle.read()
+
+
+def dump(gateway, interface, listen_port=None, peer_key=None, endpoint=None):
+    """``wg show IFACE dump`` of a healthy interface; arguments override one field."""
+    for link, iface, port, peer, peer_iface, peer_endpoint in TUNNELS[gateway]:
+        if iface == interface:
+            private, public = KEYS[(gateway, interface)]
+            return ("%s\t%s\t%d\toff\n%s\t%s\t%s\t198.18.0.1/32,10.0.0.0/24\t1764050000\t1000\t2000\t25\n"
+                    % (private, public, listen_port or port, peer_key or KEYS[(peer, peer_iface)][1], PSK[link],
+                       endpoint or peer_endpoint))
+    raise KeyError(interface)
+
+
+def gateway_host(gateway, live, desired=None, second=None, tables="check-tables-own.json", dumps=None,
+                 desired_present=True, desired_answer=None):
+    """A FakeHost of one gateway. ``live``/``desired``/``second``: fixture names (live None: no table).
+
+    ``dumps``: {interface: dump text or (rc, out, err)}, default healthy ones for every tunnel.
+    """
+    desired = desired or live
+    commands = {
+        ("nft", "-j", "list", "tables"): fixture(tables),
+        ("nft", "-j", "list", "table", "inet", "wgspread"): fixture(live) if live else (1, "", "No such file or directory"),
+    }
+    once = fixture(desired)
+    commands[tuple(scratch_argv(PATH, "inet", "wgspread", False))] = desired_answer or once
+    commands[tuple(scratch_argv(PATH, "inet", "wgspread", True))] = desired_answer or (
+        once.rstrip("\n") + "\n" + SPLIT + "\n" + fixture(second or desired))
+    for _link, interface, _port, _peer, _pi, _pe in TUNNELS[gateway]:
+        answer = (dumps or {}).get(interface, dump(gateway, interface))
+        commands[("wg", "show", interface, "dump")] = answer
+    return FakeHost({PATH: "# the rendered table"} if desired_present else {}, commands)
+
+
+def tunnels_of(gateway):
+    return [{"link": link, "interface": iface} for link, iface, _p, _peer, _pi, _pe in TUNNELS[gateway]]
+
+
+def result(gateway, live, idempotent=True, **kwargs):
+    """What nft_ruleset_check returns on this gateway (as the registered result, JSON round-tripped)."""
+    host = gateway_host(gateway, live, **kwargs)
+    out = check(host, PATH, "inet", "wgspread", tunnels_of(gateway), idempotent)
+    return json.loads(json.dumps(dict(out, changed=False)))
+
+
+def healthy():
+    return {"hub": result("hub", "check-hub-live-counted.json", desired="check-hub-desired.json",
+                          second="check-hub-desired-second.json"),
+            "spoke1": result("spoke1", "check-spoke1.json"),
+            "spoke2": result("spoke2", "check-spoke2.json")}
