@@ -4,7 +4,6 @@ over SSH, exactly as a user's gateways would be. scripts/lab brings them up."""
 import json
 import os
 import re
-import shutil
 import subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -44,12 +43,12 @@ def playbook(name, inventory=INVENTORY, *args):
     return Run(result)
 
 
-def inventory_with_links(tmp_path, links):
-    """A copy of the lab inventory whose wgspread_links is replaced."""
-    target = tmp_path / "inventory"
-    shutil.copytree(INVENTORY, target)
-    (target / "group_vars" / "all" / "links.yml").write_text("---\n" + json.dumps({"wgspread_links": links}, indent=1))
-    return str(target)
+def links_vars(tmp_path, links, **extra):
+    """``-e @FILE`` arguments that replace wgspread_links (extra vars outrank the inventory),
+    the way a user passes link variables from a file."""
+    path = tmp_path / "links.json"
+    path.write_text(json.dumps(dict(extra, wgspread_links=links), indent=1))
+    return ["-e", "@%s" % path]
 
 
 def lab_links():

@@ -5,7 +5,7 @@ import copy
 
 import pytest
 
-from labkit import GATEWAYS, inventory_with_links, lab_links, playbook, sh
+from labkit import GATEWAYS, INVENTORY, lab_links, links_vars, playbook, sh
 
 
 def mutate(change):
@@ -47,7 +47,7 @@ def lab_state(lab):
 
 @pytest.mark.parametrize("change, message", [row[1:] for row in BAD], ids=[row[0] for row in BAD])
 def test_bad_inventory_is_refused_before_any_change(lab_state, tmp_path, change, message):
-    run = playbook("site.yml", inventory_with_links(tmp_path, mutate(change)))
+    run = playbook("site.yml", INVENTORY, *links_vars(tmp_path, mutate(change)))
     assert run.rc != 0
     assert message in run.out, run.out[-3000:]
     assert run.changed() == 0, run.recap

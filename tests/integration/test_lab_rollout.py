@@ -14,15 +14,19 @@ import time
 
 import pytest
 
-from labkit import GATEWAYS, INVENTORY, container, inventory_with_links, lab_links, playbook, sh
+from labkit import GATEWAYS, INVENTORY, container, lab_links, links_vars, playbook, sh
 
 USER_CONF = """[Interface]
 PrivateKey = {key}
 ListenPort = 40000
 Address = 198.19.255.1/24
 """
-USER_TABLE = ("table inet userfw { chain input { type filter hook input priority 10; policy accept; "
-              "tcp dport 2222 counter accept; } }")
+USER_TABLE = """table inet userfw {
+ chain input {
+  type filter hook input priority 10; policy accept;
+  tcp dport 2222 counter accept
+ }
+}"""
 
 
 def nft_json(gateway, table):
@@ -124,13 +128,12 @@ def test_users_wireguard_interface_and_nft_table_are_untouched(rollout, user_thi
 def test_keepalive_change_is_applied_without_recreating_the_interface(rollout, tmp_path):
     links = copy.deepcopy(lab_links())
     links[0]["persistent_keepalive"] = 10
-    inventory = inventory_with_links(tmp_path, links)
     ifindex = sh("spoke1", "cat /sys/class/net/wg-hub/ifindex")
     # 10 ms pings across the link for the whole run
     pinger = subprocess.Popen(["podman", "exec", container("spoke1"), "ping", "-i", "0.01", "-c", "2500", "-q",
                                "198.18.0.0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     time.sleep(1)
-    run = playbook("site.yml", inventory)
+    run = playbook("site.yml", INVENTORY, *links_vars(tmp_path, links))
     out = pinger.communicate(timeout=120)[0]
     assert run.rc == 0, run.out[-3000:]
     assert run.recap["spoke1"]["changed"] >= 1 and run.recap["hub"]["changed"] >= 1
