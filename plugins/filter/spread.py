@@ -17,10 +17,17 @@ def _spread_rules(tunnels, send=True):
         raise AnsibleFilterError(str(exc)) from None
 
 
+def _meter_rules(tunnels, cpus):
+    try:
+        return meter_rules(tunnels, cpus)
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "spread_rules": _spread_rules,
-            "meter_rules": meter_rules,
+            "meter_rules": _meter_rules,
             "meter_counts": meter_counts,
         }

@@ -158,7 +158,7 @@ def _direction(link, x, y, tx, ty, problems):
         if sx.get("send_rule") or sx.get("fold_rule"):
             problems.append("spreading is off for this link, but %s has spreading rules for it" % x)
         return
-    expected = sorted(link["spread"]["receive_ports"].get(y, []))
+    expected = sorted(link["spread"]["receive_ports"].get(y) or [])
     if not sx.get("send_rule"):
         problems.append("%s has no spread rule towards %s" % (x, y))
     else:

@@ -238,7 +238,8 @@ def _spread(value, gateways, listen_ports, hostvars, label, errors):
     Both ends compute the same sets from the same link, so the sender's map and the
     receiver's fold-back always agree. Per receiving gateway: ``ports`` as given, else
     ``count`` ports from ``first_port`` (default: its listen port) every ``step`` (default 1);
-    ``count`` defaults to the receiver's CPU count, so each receive core can get a port.
+    ``count`` defaults to the receiver's CPU count, so each receive core can get a port;
+    where that count is unknown (no facts: the gateway is outside the run) the set is None.
     """
     value = {} if value is None else value
     if not isinstance(value, dict):
@@ -282,8 +283,10 @@ def _spread(value, gateways, listen_ports, hostvars, label, errors):
         if count == "auto":
             count = _receive_cpus(hostvars, gateway)
             if count is None:
-                errors.append("%s: spread.count: auto needs the CPU count of %s; gather its facts, "
-                              "set the host var wgspread_receive_cpus, or give a number" % (label, gateway))
+                # Known only from the gateway's facts, so unknown while it is outside the run
+                # (--limit, unreachable): None, not an error. Whatever needs these ports
+                # (the rules of a tunnel in the run) refuses None, naming the field.
+                receive_ports[gateway] = None
                 continue
         if count < 1:
             errors.append("%s: spread.count must be at least 1, got %d" % (label, count))
@@ -455,7 +458,7 @@ def _check_fleet(parsed, errors):
                 errors.append("%s: listen_port: %d on gateway %s is already used by %s"
                               % (label, port, gateway, seen[port]))
             # A link's own spread ports may include its listen port; other links' may not.
-            ports = set([port]) | set(link["spread"]["receive_ports"].get(gateway, []))
+            ports = set([port]) | set(link["spread"]["receive_ports"].get(gateway) or [])
             for other in sorted(ports - set([port])):
                 if other in seen:
                     errors.append("%s: spread: port %d on gateway %s is already used by %s"
@@ -518,6 +521,7 @@ def _tunnel(link, me, peer):
             allowed.append(prefix)
     return {
         "link": link["name"],
+        "gateway": me,
         "interface": link["interfaces"][me],
         "address": str(address),
         "listen_port": link["listen_ports"][me],
@@ -538,7 +542,8 @@ def _tunnel(link, me, peer):
         "preshared_key_owner": me == link["gateways"][0],
         "spread": {
             "enabled": link["spread"]["enabled"],
-            # where this gateway sends to (the peer's ports) and what it folds back (its own)
+            # where this gateway sends to (the peer's ports) and what it folds back (its own);
+            # None: spread.count auto, and that gateway's CPU count is not known in this run
             "send_ports": link["spread"]["receive_ports"].get(peer, []),
             "receive_ports": link["spread"]["receive_ports"].get(me, []),
         },

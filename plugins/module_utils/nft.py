@@ -30,6 +30,20 @@ def _set(ports):
     return "{ %s }" % ", ".join(str(p) for p in ports)
 
 
+def _require_ports(tunnel, send=True):
+    """Refuse port sets that spread.count auto could not work out (no facts of that gateway)."""
+    spread = tunnel["spread"]
+    unknown = []
+    if spread["receive_ports"] is None:
+        unknown.append(tunnel["gateway"])
+    if send and spread["send_ports"] is None:
+        unknown.append(tunnel["peer"])
+    if unknown:
+        raise ValueError("link %s: spread.count: auto needs the CPU count of %s; gather its facts, "
+                         "set the host var wgspread_receive_cpus, or give a number"
+                         % (tunnel["link"], " and ".join(unknown)))
+
+
 def spread_rules(tunnels, send=True):
     """{"output": [...], "prerouting": [...]} nft rule lines for one gateway's tunnels.
 
@@ -49,6 +63,7 @@ def spread_rules(tunnels, send=True):
             raise ValueError("link %s: spreading needs the peer's underlay as an IP address, not %r; "
                              "set endpoints.%s to an address" % (tunnel["link"], tunnel["peer_endpoint"], tunnel["peer"])) from None
         peer, link = tunnel["peer_endpoint"], tunnel["link"]
+        _require_ports(tunnel, send)
         send_ports = spread["send_ports"] if send else None
         if not send_ports or send_ports == [tunnel["peer_listen_port"]]:
             rewrite = ""
@@ -73,6 +88,7 @@ def meter_rules(tunnels, cpus):
     for tunnel in tunnels:
         if not tunnel["spread"]["enabled"]:
             continue
+        _require_ports(tunnel, send=False)
         family = _family(tunnel["peer_endpoint"])
         for port in tunnel["spread"]["receive_ports"]:
             for cpu in range(cpus):

@@ -9,6 +9,9 @@ import pytest
 # (gateway, interface, peer tunnel address)
 TUNNELS = [("mol-hub", "wg-mol-spoke1", "198.18.10.1"), ("mol-hub", "wg-mol-spoke2", "198.18.10.3"),
            ("mol-spoke1", "wg-mol-hub", "198.18.10.0"), ("mol-spoke2", "wg-mol-hub", "198.18.10.2")]
+# the link each peer tunnel address belongs to
+LINK_OF = {"198.18.10.0": "hub-spoke1", "198.18.10.1": "hub-spoke1",
+           "198.18.10.2": "hub-spoke2", "198.18.10.3": "hub-spoke2"}
 
 
 def tunnels_of(host):
@@ -58,3 +61,29 @@ def test_spreading_table_is_loaded_and_persisted(host):
 @pytest.mark.parametrize("path", ["/etc/wgspread/wgspread.nft"])
 def test_rendered_table_is_valid_nft(host, path):
     assert host.run("nft -c -f %s", path).rc == 0
+
+
+def received_per_port(host, link):
+    """Packets of one link this gateway received, per port (the role's meter chain, port_spread_meter)."""
+    table = json.loads(host.check_output("nft -j list chain inet wgspread rx_per_cpu"))
+    counts = {}
+    for item in table["nftables"]:
+        rule = item.get("rule")
+        if rule and rule.get("comment", "").startswith(link + " port "):
+            port = int(rule["comment"].split()[2])
+            packets = next(e["counter"]["packets"] for e in rule["expr"] if "counter" in e)
+            counts[port] = counts.get(port, 0) + packets
+    return counts
+
+
+def test_replies_come_back_spread_evenly_over_every_receive_port(host):
+    """Ping the peer through the tunnel: its replies reach us spread over our ports (2 CPUs: 2 ports)."""
+    for _gateway, _interface, peer in tunnels_of(host):
+        link = LINK_OF[peer]
+        before = received_per_port(host, link)
+        ping = host.run("ping -q -i 0.005 -W 1 -c 400 %s", peer)
+        assert " 0% packet loss" in ping.stdout, ping.stdout
+        after = received_per_port(host, link)
+        delta = dict((port, after[port] - before.get(port, 0)) for port in after)
+        assert len(delta) == 2, delta
+        assert all(abs(packets - 200) <= 10 for packets in delta.values()), (link, delta)
