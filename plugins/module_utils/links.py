@@ -429,7 +429,7 @@ def _parse_link(index, link, inventory, hostvars, errors):
 def _check_fleet(parsed, errors):
     """Checks that need all links at once: names, pairs, addresses, ports, interfaces."""
     names, pairs, addresses = {}, {}, {}
-    per_gateway_ports, per_gateway_ifaces, per_gateway_nets = {}, {}, {}
+    per_gateway_listen, per_gateway_spread, per_gateway_ifaces, per_gateway_nets = {}, {}, {}, {}
     for link in parsed:
         label = link["label"]
         if link["name"] in names:
@@ -453,18 +453,11 @@ def _check_fleet(parsed, errors):
                                   % (label, interface.network, gateway, other_net, other_label))
             nets.append((interface.network, label))
         for gateway, port in link["listen_ports"].items():
-            seen = per_gateway_ports.setdefault(gateway, {})
+            seen = per_gateway_listen.setdefault(gateway, {})
             if port in seen:
                 errors.append("%s: listen_port: %d on gateway %s is already used by %s"
                               % (label, port, gateway, seen[port]))
-            # A link's own spread ports may include its listen port; other links' may not.
-            ports = set([port]) | set(link["spread"]["receive_ports"].get(gateway) or [])
-            for other in sorted(ports - set([port])):
-                if other in seen:
-                    errors.append("%s: spread: port %d on gateway %s is already used by %s"
-                                  % (label, other, gateway, seen[other]))
-            for used in ports:
-                seen.setdefault(used, label)
+            seen.setdefault(port, label)
         for gateway, interface in link["interfaces"].items():
             seen = per_gateway_ifaces.setdefault(gateway, {})
             if interface in seen:
@@ -472,6 +465,19 @@ def _check_fleet(parsed, errors):
                               % (label, interface, gateway, seen[interface], gateway))
             seen.setdefault(interface, label)
 
+    # Spread ports after all listen ports are known, so that a spread set that takes
+    # another link's listen port is blamed on the spread, whatever the links' order.
+    # A link's own spread ports may include its own listen port; other links' may not.
+    for link in parsed:
+        for gateway, port in link["listen_ports"].items():
+            listening = per_gateway_listen.get(gateway, {})
+            spreading = per_gateway_spread.setdefault(gateway, {})
+            for other in sorted(set(link["spread"]["receive_ports"].get(gateway) or []) - set([port])):
+                owner = listening.get(other) or spreading.get(other)
+                if owner is not None and owner != link["label"]:
+                    errors.append("%s: spread: port %d on gateway %s is already used by %s"
+                                  % (link["label"], other, gateway, owner))
+                spreading.setdefault(other, link["label"])
 
 def parse_links(links, inventory, hostvars):
     """Validate ``wgspread_links`` against the inventory; return normalized links.
@@ -493,7 +499,8 @@ def parse_links(links, inventory, hostvars):
             parsed.append(result)
     _check_fleet(parsed, errors)
     if errors:
-        raise LinkError(errors)
+        # A field given once for both ends is reported once, not once per end.
+        raise LinkError(list(dict.fromkeys(errors)))
     return parsed
 
 

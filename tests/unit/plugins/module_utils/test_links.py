@@ -142,8 +142,9 @@ BAD = [
     ("listen port for a stranger", _with(0, listen_port={"hub": 1, "spoke1": 2, "spoke2": 3}),
      "listen_port: spoke2 is not one of this link's gateways"),
     ("listen port collision on hub", _with(1, listen_port=51820), "link hub-spoke2: listen_port: 51820 on gateway hub is already used by link hub-spoke1"),
+    # the spread set is what gives way, whichever link comes first
     ("listen port inside another link's spread ports", _with(1, listen_port=51823),
-     "link hub-spoke2: listen_port: 51823 on gateway hub is already used by link hub-spoke1"),
+     "link hub-spoke1: spread: port 51823 on gateway hub is already used by link hub-spoke2"),
     ("spread ports over another link's listen port", _with(1, listen_port=51819),
      "link hub-spoke2: spread: port 51820 on gateway hub is already used by link hub-spoke1"),
     ("spread count zero", _with(0, spread={"count": 0}), "link hub-spoke1: spread.count must be at least 1, got 0"),
