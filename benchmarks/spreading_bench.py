@@ -752,7 +752,8 @@ Calibration:
   as measured. Row 5 runs {cpus} wireguard-go processes per side (twice the userspace crypto
   parallelism and sockets), which is why it can be faster when ECMP happens to use both tunnels and
   falls back when it puts every stream on one. On a gateway with a real NIC (hardware RSS, many
-  cores, the kernel WireGuard module decrypting on the receiving CPU) the busiest-core share is
+  cores, the kernel WireGuard module, whose receive softirq, UDP delivery and queueing run on the
+  receiving CPU while it hands decryption to workers on every CPU) the busiest-core share is
   what limits a tunnel; this benchmark measures that share, not that limit.
 - Noise: every figure is from one host that may be doing other work (see the load average above);
   the TCP figures vary by several percent between repetitions (compare min and median), so

@@ -1,0 +1,73 @@
+"""execution-environment.yml (docs/execution-environment.md) names what the AWX image needs:
+this collection from the tarball `ansible-galaxy collection build` makes (the name carries
+galaxy.yml's version), ansible-core, ansible-runner, jmespath for validate_query, and ssh.
+Read as plain YAML: no network, no container engine, no ansible-builder needed."""
+
+import os
+import posixpath
+
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def read(name):
+    with open(os.path.join(ROOT, name), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def load(name):
+    return yaml.safe_load(read(name))
+
+
+@pytest.fixture(scope="module")
+def ee():
+    return load("execution-environment.yml")
+
+
+@pytest.fixture(scope="module")
+def tarball():
+    galaxy = load("galaxy.yml")
+    return "%s-%s-%s.tar.gz" % (galaxy["namespace"], galaxy["name"], galaxy["version"])
+
+
+def test_schema_version_3(ee):
+    assert ee["version"] == 3
+    assert ee["images"]["base_image"]["name"]
+
+
+def test_installs_this_collection_from_its_built_tarball(ee, tarball):
+    collections = ee["dependencies"]["galaxy"]["collections"]
+    assert len(collections) == 1
+    entry = collections[0]
+    assert entry["type"] == "file"
+    assert posixpath.basename(entry["name"]) == tarball, "rename the tarball when galaxy.yml's version changes"
+    # The tarball is copied into the build context where ansible-galaxy (run in /build,
+    # where the context's _build directory lands) finds it under the relative name above.
+    copied = [f for f in ee["additional_build_files"] if f["src"] == tarball]
+    assert copied, "additional_build_files must copy %s into the build context" % tarball
+    assert posixpath.join(copied[0]["dest"], tarball) == entry["name"]
+
+
+def test_ansible_core_and_runner(ee):
+    deps = ee["dependencies"]
+    assert deps["ansible_core"]["package_pip"].startswith("ansible-core")
+    assert deps["ansible_runner"]["package_pip"].startswith("ansible-runner")
+
+
+def test_tested_ansible_core(ee):
+    pins = [line.strip() for line in read("requirements-dev.txt").splitlines() if line.startswith("ansible-core")]
+    assert ee["dependencies"]["ansible_core"]["package_pip"] in pins
+
+
+def test_python_and_system_dependencies(ee):
+    deps = ee["dependencies"]
+    assert any(p.split("=")[0].split(">")[0].strip() == "jmespath" for p in deps["python"])
+    assert any(s.startswith("openssh-client") for s in deps["system"])
+
+
+def test_schema_with_ansible_builder(ee):
+    """Only where ansible-builder is installed (not part of .venv): its own schema check."""
+    schema = pytest.importorskip("ansible_builder.ee_schema")
+    schema.validate_schema(ee)
