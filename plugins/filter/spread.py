@@ -8,11 +8,12 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sitelink.wgspread.plugins.module_utils.nft import meter_counts, meter_rules, spread_rules
+from ansible_collections.sitelink.wgspread.plugins.module_utils.ruleset_check import live_fold_ports
 
 
-def _spread_rules(tunnels, send=True):
+def _spread_rules(tunnels, send=True, run_hosts=None, live_fold=None):
     try:
-        return spread_rules(tunnels, send=send)
+        return spread_rules(tunnels, send=send, run_hosts=run_hosts, live_fold=live_fold)
     except ValueError as exc:
         raise AnsibleFilterError(str(exc)) from None
 
@@ -30,4 +31,5 @@ class FilterModule(object):
             "spread_rules": _spread_rules,
             "meter_rules": _meter_rules,
             "meter_counts": meter_counts,
+            "live_fold_ports": live_fold_ports,
         }

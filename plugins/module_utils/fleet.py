@@ -190,9 +190,36 @@ def _direction(link, x, y, tx, ty, problems):
             problems.append("%s folds back ports %s that %s does not send to" % (y, _ports(sorted(fold - send)), x))
 
 
+# A receiver's busiest core may carry this much more than an even share (1/CPUs) of a
+# link's packets before the link is flagged; below MIN_METERED packets nothing is judged.
+SHARE_SLACK = 0.05
+MIN_METERED = 200
+
+
+def _share_warnings(link, gateways):
+    """Receivers whose busiest core carries more than 1/CPUs + 5 % of this link's packets.
+
+    Measured by the meter (port_spread_meter) since the table was loaded. A warning, not a
+    failure: it says the ports no longer land evenly (e.g. RPS reseeded by a reboot) and
+    that recalibrating would help (port_spread_calibrate: always).
+    """
+    warnings = []
+    for g in link["gateways"]:
+        meter = (gateways[g].get("meter") or {}).get(link["name"]) or {}
+        cpus = len(meter.get("cpus") or [])
+        share = meter.get("busiest_core_share")
+        if cpus < 2 or share is None or (meter.get("packets") or 0) < MIN_METERED:
+            continue
+        if share > 1.0 / cpus + SHARE_SLACK:
+            warnings.append("%s: the busiest core carries %d%% of the packets received on this link "
+                            "(even: %d%% over %d CPUs); recalibrate the ports (port_spread_calibrate: always)"
+                            % (g, round(share * 100), round(100.0 / cpus), cpus))
+    return warnings
+
+
 def _link(link, gateways, tunnels):
     a, b = link["gateways"]
-    entry = {"link": link["name"], "gateways": [a, b], "status": "pass", "problems": [], "missing": [],
+    entry = {"link": link["name"], "gateways": [a, b], "status": "pass", "problems": [], "warnings": [], "missing": [],
              "ends": [_end_summary(g, tunnels.get(g, {}).get(link["name"])) for g in (a, b)]}
     for g in (a, b):
         state = gateways[g]["status"]
@@ -210,6 +237,7 @@ def _link(link, gateways, tunnels):
         ta, tb = tunnels[a][link["name"]], tunnels[b][link["name"]]
         _direction(link, a, b, ta, tb, entry["problems"])
         _direction(link, b, a, tb, ta, entry["problems"])
+    entry["warnings"] = _share_warnings(link, gateways)
     if entry["problems"]:
         entry["status"] = "fail"
     return entry
@@ -255,6 +283,7 @@ def fleet_report(results_by_host, links, inventory, hostvars, run_hosts=None, re
                  for e in link_entries if e["status"] == "unchecked"]
     problems = ["gateway %s: %s" % (h, p) for h in hosts for p in gateways[h]["problems"]]
     problems += ["link %s: %s" % (e["link"], p) for e in link_entries for p in e["problems"]]
+    warnings = ["link %s: %s" % (e["link"], w) for e in link_entries for w in e["warnings"]]
     complete = not unchecked
     if require_complete:
         problems += ["link %s: not checked: %s" % (u["link"], u["reason"]) for u in unchecked]
@@ -272,11 +301,13 @@ def fleet_report(results_by_host, links, inventory, hostvars, run_hosts=None, re
             "links_passed": sum(1 for e in link_entries if e["status"] == "pass"),
             "links_failed": len(failed_links),
             "links_unchecked": len(unchecked),
+            "links_warned": sum(1 for e in link_entries if e["warnings"]),
         },
         "gateways": [gateways[h] for h in hosts],
         "links": link_entries,
         "unchecked_links": unchecked,
         "problems": problems,
+        "warnings": warnings,
     }
 
 
@@ -319,6 +350,7 @@ def fleet_table(report):
                  % ("PASS" if report["passed"] else "FAIL", s["links_passed"], s["links"], s["links_failed"],
                     s["links_unchecked"], s["gateways_failed"]))
     lines += ["  " + p for p in report["problems"]]
+    lines += ["  warning: " + w for w in report.get("warnings", [])]
     lines += ["  link %s not checked: %s" % (u["link"], u["reason"]) for u in report["unchecked_links"]
               if "link %s: not checked: %s" % (u["link"], u["reason"]) not in report["problems"]]
     return lines

@@ -232,7 +232,25 @@ def _receive_cpus(hostvars, gateway):
     return None
 
 
-def _spread(value, gateways, listen_ports, hostvars, label, errors):
+def _calibrated(hostvars, gateway, name, request):
+    """The ports calibration recorded for this gateway and link, if made for this same request.
+
+    Recorded by the port_spread role in the gateway's local facts (ansible_local.wgspread);
+    a changed count, first port or step makes the record stale: it is ignored.
+    """
+    facts = _hostvar(hostvars, gateway, "ansible_facts") or {}
+    local = (facts.get("ansible_local") or _hostvar(hostvars, gateway, "ansible_local") or {}).get("wgspread")
+    calibrated = local.get("calibrated") if isinstance(local, dict) else None
+    entry = calibrated.get(name) if isinstance(calibrated, dict) else None
+    if not isinstance(entry, dict) or entry.get("request") != request:
+        return None
+    ports = entry.get("ports")
+    if not (isinstance(ports, list) and ports and all(isinstance(p, int) and 1 <= p <= 65535 for p in ports)):
+        return None
+    return sorted(set(ports))
+
+
+def _spread(value, gateways, listen_ports, hostvars, label, errors, name=None):
     """The ports each end receives on: ``{"enabled": bool, "receive_ports": {gateway: [ports]}}``.
 
     Both ends compute the same sets from the same link, so the sender's map and the
@@ -240,11 +258,14 @@ def _spread(value, gateways, listen_ports, hostvars, label, errors):
     ``count`` ports from ``first_port`` (default: its listen port) every ``step`` (default 1);
     ``count`` defaults to the receiver's CPU count, so each receive core can get a port;
     where that count is unknown (no facts: the gateway is outside the run) the set is None.
+    A calibrated choice recorded on the receiver for the same request replaces the
+    count/first_port/step range (see module_utils/calibration.py). ``requests`` keeps each
+    receiver's request ({count, first_port, step}, or None for an explicit port list).
     """
     value = {} if value is None else value
     if not isinstance(value, dict):
         errors.append("%s: spread must be a mapping" % label)
-        return {"enabled": False, "receive_ports": {}}
+        return {"enabled": False, "receive_ports": {}, "requests": {}, "calibrated": {}}
     unknown = sorted(set(value) - SPREAD_KEYS)
     if unknown:
         errors.append("%s: spread: unknown option(s) %s (known: %s)"
@@ -254,9 +275,9 @@ def _spread(value, gateways, listen_ports, hostvars, label, errors):
     except ValueError as exc:
         errors.append("%s: spread.enabled %s" % (label, exc))
         enabled = False
-    receive_ports = {}
+    receive_ports, requests, calibrated = {}, {}, {}
     if not enabled or len(listen_ports) != 2:
-        return {"enabled": enabled, "receive_ports": receive_ports}
+        return {"enabled": enabled, "receive_ports": receive_ports, "requests": requests, "calibrated": calibrated}
 
     if "ports" in value:
         if set(value) & {"count", "first_port", "step"}:
@@ -269,7 +290,8 @@ def _spread(value, gateways, listen_ports, hostvars, label, errors):
             if len(set(ports)) != len(ports):
                 errors.append("%s: spread.ports.%s lists a port twice" % (label, gateway))
             receive_ports[gateway] = sorted(set(ports))
-        return {"enabled": True, "receive_ports": receive_ports}
+            requests[gateway] = None
+        return {"enabled": True, "receive_ports": receive_ports, "requests": requests, "calibrated": calibrated}
 
     counts = _per_gateway(value.get("count", "auto"), gateways, "spread.count", errors, label,
                           lambda v: v if v == "auto" else _as_int(v))
@@ -287,6 +309,7 @@ def _spread(value, gateways, listen_ports, hostvars, label, errors):
                 # (--limit, unreachable): None, not an error. Whatever needs these ports
                 # (the rules of a tunnel in the run) refuses None, naming the field.
                 receive_ports[gateway] = None
+                requests[gateway] = {"count": None, "first_port": firsts[gateway], "step": steps[gateway]}
                 continue
         if count < 1:
             errors.append("%s: spread.count must be at least 1, got %d" % (label, count))
@@ -299,8 +322,19 @@ def _spread(value, gateways, listen_ports, hostvars, label, errors):
             errors.append("%s: spread: %d ports from %d every %d end at %d, past 65535"
                           % (label, count, firsts[gateway], steps[gateway], last))
             continue
-        receive_ports[gateway] = list(range(firsts[gateway], last + 1, steps[gateway]))
-    return {"enabled": True, "receive_ports": receive_ports}
+        requests[gateway] = {"count": count, "first_port": firsts[gateway], "step": steps[gateway]}
+        recorded = _calibrated(hostvars, gateway, name, requests[gateway])
+        calibrated[gateway] = recorded is not None
+        receive_ports[gateway] = recorded or list(range(firsts[gateway], last + 1, steps[gateway]))
+    return {"enabled": True, "receive_ports": receive_ports, "requests": requests, "calibrated": calibrated}
+
+
+def _is_ip(text):
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _raise(message):
@@ -409,6 +443,14 @@ def _parse_link(index, link, inventory, hostvars, errors):
         errors.append("%s: preshared_key %s" % (label, exc))
         preshared_key = True
 
+    spread = _spread(link.get("spread"), gateways, listen_ports, hostvars, label, errors, name)
+    if spread["enabled"]:
+        # The spreading rules match the peer by its underlay address: a name cannot be matched.
+        for gateway, endpoint in sorted(endpoints.items()):
+            if not _is_ip(endpoint):
+                errors.append("%s: endpoints.%s %r is a host name, but spreading matches the peer by address; "
+                              "give an IP address, or turn spreading off (spread: {enabled: false})"
+                              % (label, gateway, endpoint))
     return {
         "name": name,
         "label": label,
@@ -422,7 +464,7 @@ def _parse_link(index, link, inventory, hostvars, errors):
         "preshared_key": preshared_key,
         "allowed_ips": _allowed_ips(link.get("allowed_ips"), gateways, label, errors),
         "site_networks": dict((g, _site_networks(hostvars, g, errors)) for g in gateways),
-        "spread": _spread(link.get("spread"), gateways, listen_ports, hostvars, label, errors),
+        "spread": spread,
     }
 
 
@@ -553,6 +595,8 @@ def _tunnel(link, me, peer):
             # None: spread.count auto, and that gateway's CPU count is not known in this run
             "send_ports": link["spread"]["receive_ports"].get(peer, []),
             "receive_ports": link["spread"]["receive_ports"].get(me, []),
+            # what this gateway's receive ports were asked as (calibration keys its record on it)
+            "receive_request": link["spread"]["requests"].get(me),
         },
     }
 

@@ -30,28 +30,30 @@ def _set(ports):
     return "{ %s }" % ", ".join(str(p) for p in ports)
 
 
-def _require_ports(tunnel, send=True):
-    """Refuse port sets that spread.count auto could not work out (no facts of that gateway)."""
-    spread = tunnel["spread"]
-    unknown = []
-    if spread["receive_ports"] is None:
-        unknown.append(tunnel["gateway"])
-    if send and spread["send_ports"] is None:
-        unknown.append(tunnel["peer"])
-    if unknown:
+def _require_ports(tunnel):
+    """Refuse a receive port set that spread.count auto could not work out (no facts)."""
+    if tunnel["spread"]["receive_ports"] is None:
         raise ValueError("link %s: spread.count: auto needs the CPU count of %s; gather its facts, "
                          "set the host var wgspread_receive_cpus, or give a number"
-                         % (tunnel["link"], " and ".join(unknown)))
+                         % (tunnel["link"], tunnel["gateway"]))
 
 
-def spread_rules(tunnels, send=True):
+def spread_rules(tunnels, send=True, run_hosts=None, live_fold=None):
     """{"output": [...], "prerouting": [...]} nft rule lines for one gateway's tunnels.
 
     Tunnels come from links.gateway_tunnels(); links with spreading off get no rules,
-    so their packets stay tracked and untouched. ``send=False`` leaves out the sender's
-    rewrite (packets go to the peer's listen port, which always works): loading that
-    on every gateway first means no gateway sends to a port its peer does not fold back yet.
+    so their packets stay tracked and untouched.
+
+    Changing ports safely (no packet sent to a port its receiver does not fold back):
+    ``send=False`` leaves out the sender's rewrite (packets go to the peer's listen port,
+    which every fold set holds) and folds back the wanted ports plus those folded now
+    (``live_fold``: {link: ports}, from the live table). Every gateway loads that first;
+    only then the full table, so a set may grow or shrink while traffic flows.
+    A tunnel whose peer is not in this run (``run_hosts``: --limit, unreachable) may still
+    send with an older port set: the gateway that runs keeps folding back what it folds now
+    as well, and sends to the peer's listen port only, until a run with both ends.
     """
+    live_fold = live_fold or {}
     rules = {"output": [], "prerouting": []}
     for tunnel in tunnels:
         spread = tunnel["spread"]
@@ -63,19 +65,23 @@ def spread_rules(tunnels, send=True):
             raise ValueError("link %s: spreading needs the peer's underlay as an IP address, not %r; "
                              "set endpoints.%s to an address" % (tunnel["link"], tunnel["peer_endpoint"], tunnel["peer"])) from None
         peer, link = tunnel["peer_endpoint"], tunnel["link"]
-        _require_ports(tunnel, send)
-        send_ports = spread["send_ports"] if send else None
+        _require_ports(tunnel)
+        peer_in_run = run_hosts is None or tunnel["peer"] in run_hosts
+        send_ports = spread["send_ports"] if send and peer_in_run else None
         if not send_ports or send_ports == [tunnel["peer_listen_port"]]:
             rewrite = ""
         else:
             rewrite = " udp dport set numgen inc mod %d map { %s }" % (
                 len(send_ports), ", ".join("%d : %d" % (i, port) for i, port in enumerate(send_ports)))
+        fold = set(spread["receive_ports"])
+        if not send or not peer_in_run:
+            fold |= set(live_fold.get(link, []))
         rules["output"].append(
             '%s daddr %s udp sport %d udp dport %d notrack%s comment "%s: spread to %s"'
             % (family, peer, tunnel["listen_port"], tunnel["peer_listen_port"], rewrite, link, tunnel["peer"]))
         rules["prerouting"].append(
             '%s saddr %s udp dport %s notrack udp dport set %d comment "%s: fold back from %s"'
-            % (family, peer, _set(spread["receive_ports"]), tunnel["listen_port"], link, tunnel["peer"]))
+            % (family, peer, _set(sorted(fold)), tunnel["listen_port"], link, tunnel["peer"]))
     return rules
 
 
@@ -88,7 +94,7 @@ def meter_rules(tunnels, cpus):
     for tunnel in tunnels:
         if not tunnel["spread"]["enabled"]:
             continue
-        _require_ports(tunnel, send=False)
+        _require_ports(tunnel)
         family = _family(tunnel["peer_endpoint"])
         for port in tunnel["spread"]["receive_ports"]:
             for cpu in range(cpus):

@@ -336,6 +336,19 @@ def link_rules(live_json, link):
     return out
 
 
+def live_fold_ports(live_json):
+    """{link: [ports]} that the live table folds back now (from the rules' comments)."""
+    out = {}
+    suffix = FOLD_COMMENT % ""
+    for item in (live_json or {}).get("nftables", []):
+        rule = item.get("rule")
+        comment = (rule or {}).get("comment", "")
+        if suffix in comment:
+            link = comment.split(suffix, 1)[0]
+            out[link] = sorted(set(out.get(link, [])) | set(_ports(_matches(rule).get("dport"))))
+    return out
+
+
 # ---------------------------------------------------------------- the whole check
 
 def check(host, path, family="inet", name="wgspread", tunnels=(), idempotent=False):

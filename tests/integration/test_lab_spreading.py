@@ -212,3 +212,48 @@ def test_restarted_gateway_comes_back_with_tunnel_and_spreading(rolled_out):
     # and Ansible finds nothing to do: everything came back by itself
     run = playbook("site.yml")
     assert run.rc == 0 and run.changed() == 0, run.recap
+
+
+def test_changing_the_spread_count_loses_no_packet(changed_links, tmp_path):
+    """Grow hub-spoke1's port sets from 2 to 4 and shrink them back while pings run through the
+    tunnel every 10 ms: receivers fold back old and new ports before senders switch."""
+    lost = {}
+    for label, links in (("2 -> 4 ports", with_link(lab_links(), "hub-spoke1", spread={"count": 4})),
+                         ("4 -> 2 ports", lab_links())):
+        # 3500 pings 10 ms apart (about 40 s): they cover the whole run, which must end first
+        pinger = subprocess.Popen(["podman", "exec", container("spoke1"), "ping", "-q", "-i", "0.01", "-W", "1",
+                                   "-c", "3500", "198.18.0.0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(1)
+        run = playbook("site.yml", INVENTORY, *links_vars(tmp_path, links))
+        assert pinger.poll() is None, "the pings ended before the run did"
+        out = pinger.communicate(timeout=120)[0]
+        assert run.rc == 0, run.out[-3000:]
+        assert run.recap["hub"]["changed"] >= 1 and run.recap["spoke1"]["changed"] >= 1, run.recap
+        sent, received = map(int, re.search(r"(\d+) packets transmitted, (\d+) received", out).groups())
+        lost[label] = (sent, sent - received)
+    print("spread count change with pings every 10 ms (sent, lost): %s" % lost)
+    assert all(count == 0 for _sent, count in lost.values()), lost
+    assert "udp dport { 51820, 51821 } notrack" in sh("hub", "nft list chain inet wgspread prerouting")
+
+
+def test_state_absent_removes_only_what_port_spread_made(changed_links):
+    sh("spoke1", "nft -f - <<'EOF'\n%s\nEOF" % USER_FIREWALL.replace("userfw", "usertable").replace("policy drop", "policy accept"))
+    user_table = sh("spoke1", "nft list table inet usertable")
+    sh("spoke1", "touch /etc/wgspread/users-own-file")
+    try:
+        run = playbook("site.yml", INVENTORY, "-e", "port_spread_state=absent")
+        assert run.rc == 0, run.out[-3000:]
+        for gateway in ("hub", "spoke1", "spoke2"):
+            assert "wgspread" not in sh(gateway, "nft list tables"), gateway
+            assert sh(gateway, "ls /etc/systemd/system/wgspread-nft.service /etc/wgspread/wgspread.nft 2>&1 || true").count(
+                "No such file") == 2, gateway
+            # (systemctl exits 1 when no unit file matches)
+            assert "wgspread-nft" not in sh(gateway, "systemctl list-unit-files --no-legend 'wgspread*'", check=False)
+        assert sh("spoke1", "nft list table inet usertable") == user_table
+        assert sh("spoke1", "ls /etc/wgspread").split() == ["users-own-file"]
+        sent, received = ping("hub", "198.18.0.1", count=200)
+        assert received == sent == 200
+        again = playbook("site.yml", INVENTORY, "-e", "port_spread_state=absent")
+        assert again.rc == 0 and again.changed() == 0, again.recap
+    finally:
+        sh("spoke1", "nft delete table inet usertable; rm -f /etc/wgspread/users-own-file", check=False)

@@ -42,12 +42,25 @@ def test_a_healthy_fleet_passes():
     assert rep["passed"] and rep["complete"] and rep["problems"] == []
     assert [(e["link"], e["status"]) for e in rep["links"]] == [("hub-spoke1", "pass"), ("hub-spoke2", "pass")]
     assert rep["summary"] == {"gateways": 3, "gateways_ok": 3, "gateways_failed": 0, "gateways_not_in_run": 0,
-                              "links": 2, "links_passed": 2, "links_failed": 0, "links_unchecked": 0}
+                              "links": 2, "links_passed": 2, "links_failed": 0, "links_unchecked": 0, "links_warned": 1}
     hub = gateway(rep, "hub")
     assert hub["busiest_core_share"] == 1.0 and hub["idempotent"] is True and hub["links"] == ["hub-spoke1", "hub-spoke2"]
     ends = link(rep, "hub-spoke1")["ends"]
     assert ends[0]["send_ports"] == ends[1]["fold_ports"] == [51820, 51821]
     assert ends[0]["public_key"] in ends[1]["peer_public_keys"]
+
+
+def test_an_uneven_receive_core_share_is_a_warning_not_a_failure():
+    """hub's meter: hub-spoke1 400/100 over 2 CPUs (80 %, over 50 % + 5 %) with 500 packets;
+    hub-spoke2 0/100 is 100 % but only 100 packets, too few to judge."""
+    rep = report()
+    assert rep["passed"]
+    assert link(rep, "hub-spoke1")["warnings"] == [
+        "hub: the busiest core carries 80% of the packets received on this link (even: 50% over 2 CPUs); "
+        "recalibrate the ports (port_spread_calibrate: always)"]
+    assert link(rep, "hub-spoke2")["warnings"] == []
+    assert rep["warnings"] == ["link hub-spoke1: " + link(rep, "hub-spoke1")["warnings"][0]]
+    assert "  warning: link hub-spoke1: hub: the busiest core carries 80%" in "\n".join(fleet_table(rep))
 
 
 # (case, changed gateway, its result's arguments, failing link, problems of that link, gateway status)

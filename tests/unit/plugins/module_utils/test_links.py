@@ -181,7 +181,8 @@ def test_bad_input_is_refused_naming_link_and_field(links, fragment):
 
 def test_spread_defaults_to_one_port_per_receive_cpu_from_the_listen_port():
     hub = tunnels("hub")[0]
-    assert hub["spread"] == {"enabled": True, "send_ports": [51820, 51821], "receive_ports": [51820, 51821, 51822, 51823]}
+    assert hub["spread"] == {"enabled": True, "send_ports": [51820, 51821], "receive_ports": [51820, 51821, 51822, 51823],
+                             "receive_request": {"count": 4, "first_port": 51820, "step": 1}}
     (spoke,) = tunnels("spoke1")
     assert spoke["spread"]["send_ports"] == [51820, 51821, 51822, 51823]
 
@@ -202,15 +203,17 @@ def test_spread_port_sets(spread, hub_receives, spoke_receives):
 
 def test_spread_auto_without_a_cpu_count_is_unknown_not_an_error():
     """A gateway outside the run (--limit) has no facts: its port set is unknown (None),
-    which is no error until rules for a tunnel that needs it are asked for."""
+    which is no error: its peer sends to its listen port only. A gateway's own unknown
+    set (no facts of the gateway being configured) is refused, naming the field."""
     hostvars = dict(HOSTVARS, spoke1={"ansible_host": "198.51.100.12"})
     assert link_errors(HUB_SPOKES, INVENTORY, hostvars) == []
     (to_spoke1,) = [t for t in gateway_tunnels(HUB_SPOKES, "hub", INVENTORY, hostvars) if t["peer"] == "spoke1"]
     assert to_spoke1["spread"]["send_ports"] is None and to_spoke1["spread"]["receive_ports"] is not None
+    assert "numgen" not in spread_rules([to_spoke1])["output"][0]
+    (on_spoke1,) = gateway_tunnels(HUB_SPOKES, "spoke1", INVENTORY, hostvars)
     with pytest.raises(ValueError, match=r"^link hub-spoke1: spread.count: auto needs the CPU count of spoke1; gather its facts, "
                                          r"set the host var wgspread_receive_cpus, or give a number$"):
-        spread_rules([to_spoke1])
-    assert "numgen" not in spread_rules([to_spoke1], send=False)["output"][0]  # folding back needs only our own
+        spread_rules([on_spoke1])
 
 
 def test_no_underlay_address_is_refused():

@@ -50,9 +50,15 @@ def test_ipv6_underlay_uses_ip6_matches():
 
 
 def test_spreading_refuses_a_dns_endpoint_naming_the_field():
+    """Refused by the site-pair checks already, before any host changes (and by spread_rules itself)."""
     link = dict(LINK, endpoints={"spoke1": "spoke1.example.net"})
-    with pytest.raises(ValueError, match="link hub-spoke1: spreading needs the peer's underlay as an IP address.*endpoints.spoke1"):
+    with pytest.raises(ValueError, match=r"link hub-spoke1: endpoints.spoke1 'spoke1.example.net' is a host name, "
+                                         r"but spreading matches the peer by address"):
         rules_of("hub", link)
+    (tunnel,) = gateway_tunnels([dict(link, spread={"enabled": False})], "hub", INVENTORY, HOSTVARS)
+    tunnel["spread"] = {"enabled": True, "send_ports": [51820], "receive_ports": [51820]}
+    with pytest.raises(ValueError, match="link hub-spoke1: spreading needs the peer's underlay as an IP address.*endpoints.spoke1"):
+        spread_rules([tunnel])
 
 
 def test_meter_counts_every_receive_port_on_every_cpu():
@@ -99,3 +105,32 @@ def test_receive_first_rules_rewrite_nothing_on_any_tunnel():
     tunnels = gateway_tunnels(links, "hub", INVENTORY + ["spoke2"], hostvars)
     assert [("numgen" in rule) for rule in spread_rules(tunnels)["output"]] == [True, True]
     assert [("numgen" in rule) for rule in spread_rules(tunnels, send=False)["output"]] == [False, False]
+
+
+def test_changing_ports_folds_back_old_and_new_first_and_only_new_after():
+    """Shrinking spoke1's set from 4 ports to 2: the first table (send=False) folds back the
+    union and sends to the listen port; the full table then folds back only the new set."""
+    (spoke1,) = gateway_tunnels([LINK], "spoke1", INVENTORY, HOSTVARS)  # 4 receive ports
+    smaller = dict(spoke1, spread=dict(spoke1["spread"], receive_ports=[51820, 51821]))
+    live = {"hub-spoke1": [51820, 51821, 51822, 51823]}
+    first = spread_rules([smaller], send=False, live_fold=live)
+    assert "udp dport { 51820, 51821, 51822, 51823 } notrack" in first["prerouting"][0]
+    assert "numgen" not in first["output"][0]
+    final = spread_rules([smaller], live_fold=live)
+    assert "udp dport { 51820, 51821 } notrack" in final["prerouting"][0]
+    assert "numgen inc mod 2" in final["output"][0]
+
+
+def test_a_peer_outside_the_run_gets_the_listen_port_and_keeps_its_old_ports_folded():
+    (hub,) = gateway_tunnels([LINK], "hub", INVENTORY, HOSTVARS)
+    rules = spread_rules([hub], run_hosts=["hub"], live_fold={"hub-spoke1": [51820, 51825]})
+    assert "numgen" not in rules["output"][0] and "udp dport 51820 notrack" in rules["output"][0]
+    assert "udp dport { 51820, 51821, 51825 } notrack" in rules["prerouting"][0]
+    assert spread_rules([hub], run_hosts=["hub", "spoke1"], live_fold={"hub-spoke1": [51825]}) == spread_rules([hub])
+
+
+def test_live_fold_ports_read_from_a_recorded_table():
+    from ansible_collections.sitelink.wgspread.plugins.module_utils.ruleset_check import live_fold_ports
+    assert live_fold_ports(load("wgspread-live.json")) == {"hub-spoke1": [51820, 51821]}
+    assert live_fold_ports(load("wgspread-live-port-changed.json")) == {"hub-spoke1": [51820, 51822]}
+    assert live_fold_ports(None) == {}
