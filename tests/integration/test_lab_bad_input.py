@@ -1,55 +1,75 @@
-"""Bad inventories are refused before any gateway changes, with a message naming the
-link and the field. Each row is a real site.yml run against the lab."""
+"""Bad input is refused before any gateway changes, with a message naming the link and
+the field. The rows are the table in docs/bad-input.md; each one is a real site.yml run
+against the lab."""
 
 import copy
+import json
+import os
+import re
 
 import pytest
+import yaml
 
-from labkit import GATEWAYS, INVENTORY, lab_links, links_vars, playbook, sh
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nft import normalize
+from labkit import GATEWAYS, INVENTORY, ROOT, lab_links, links_vars, playbook, sh
+
+TABLE = os.path.join(ROOT, "docs", "bad-input.md")
+ROW_RE = re.compile(r"^\| (\d+) \| ([^|]+) \| `(.+)` \| `(.+)` \|$")
 
 
-def mutate(change):
+def table_rows():
+    with open(TABLE) as handle:
+        text = handle.read()
+    body = text.split("<!-- rows: kind | change | message -->", 1)[1].split("<!-- end of rows -->", 1)[0]
+    rows = [ROW_RE.match(line) for line in body.splitlines() if re.match(r"^\| \d+ ", line)]
+    assert all(rows), "a row of %s does not parse" % TABLE
+    return [(int(m.group(1)), m.group(2).strip(), m.group(3), m.group(4)) for m in rows]
+
+
+ROWS = table_rows()
+
+
+def run_args(tmp_path, change):
+    """The -e arguments for one row's change (see the table's "how to read")."""
+    if change.startswith("-e "):
+        path = tmp_path / "extra.json"
+        path.write_text(json.dumps(yaml.safe_load(change[3:])))
+        return ["-e", "@%s" % path]
     links = copy.deepcopy(lab_links())
-    change(links)
-    return links
+    if change.startswith("+ "):
+        links.append(yaml.safe_load(change[2:]))
+    else:
+        name, fields = change.split(": ", 1)
+        (link,) = [link for link in links if link["name"] == name]
+        for key, value in yaml.safe_load(fields).items():
+            if value is None:
+                link.pop(key)
+            else:
+                link[key] = value
+    return links_vars(tmp_path, links)
 
 
-BAD = [
-    ("unknown gateway", lambda links: links[0].update(gateways=["hub", "spoke9"]),
-     "link hub-spoke1: gateways: spoke9 not in the inventory"),
-    ("pair declared twice", lambda links: links.append(dict(links[0], name="again", subnet="198.18.0.8/31", listen_port=51830)),
-     "link again: gateways: the pair hub/spoke1 is declared twice"),
-    ("listen port collision", lambda links: links[1].update(listen_port=51820),
-     "link hub-spoke2: listen_port: 51820 on gateway hub is already used by link hub-spoke1"),
-    ("port out of range", lambda links: links[0].update(listen_port=65536),
-     "link hub-spoke1: listen_port must be a UDP port between 1 and 65535, got 65536"),
-    ("addresses in two subnets", lambda links: (links[0].pop("subnet"), links[0].update(
-        addresses={"hub": "198.18.0.0/31", "spoke1": "198.18.0.9/31"})),
-     "link hub-spoke1: addresses: 198.18.0.0/31 and 198.18.0.9/31 are not in one subnet"),
-    ("address used twice", lambda links: links[1].update(subnet="198.18.0.0/31"),
-     "link hub-spoke2: addresses: 198.18.0.0 of hub is also used by link hub-spoke1"),
-    ("interface name too long", lambda links: links[0].update(interfaces={"hub": "wg-far-too-long-name"}),
-     "link hub-spoke1: interfaces.hub 'wg-far-too-long-name' must be 1-15"),
-    ("unknown field", lambda links: links[0].update(keepalive=10),
-     "link hub-spoke1: unknown field(s) keepalive"),
-    ("mtu out of range", lambda links: links[0].update(mtu=100),
-     "link hub-spoke1: mtu must be between 1280 and 9000, got 100"),
-    ("listen port missing", lambda links: links[0].pop("listen_port"),
-     "link hub-spoke1: listen_port is required"),
-]
+def gateway_state(gateway):
+    """Files we would write, with times, and the whole nft ruleset (counters left out)."""
+    files = sh(gateway, "ls -la --time-style=+%s /etc/wireguard /etc/wgspread /etc/systemd/system 2>&1 || true")
+    ruleset = normalize(json.loads(sh(gateway, "nft -j list ruleset")))
+    return files, ruleset
 
 
 @pytest.fixture(scope="module")
 def lab_state(lab):
-    """What each gateway has under /etc/wireguard, to prove a refused run changed nothing."""
-    return dict((g, sh(g, "ls -la --time-style=+%s /etc/wireguard 2>&1 || true")) for g in GATEWAYS)
+    return dict((g, gateway_state(g)) for g in GATEWAYS)
 
 
-@pytest.mark.parametrize("change, message", [row[1:] for row in BAD], ids=[row[0] for row in BAD])
-def test_bad_inventory_is_refused_before_any_change(lab_state, tmp_path, change, message):
-    run = playbook("site.yml", INVENTORY, *links_vars(tmp_path, mutate(change)))
+def test_the_table_has_at_least_twenty_kinds():
+    assert len(ROWS) >= 20 and [row[0] for row in ROWS] == list(range(1, len(ROWS) + 1))
+
+
+@pytest.mark.parametrize("number, kind, change, message", ROWS, ids=["%d %s" % row[:2] for row in ROWS])
+def test_bad_input_is_refused_before_any_change(lab_state, tmp_path, number, kind, change, message):
+    run = playbook("site.yml", INVENTORY, *run_args(tmp_path, change))
     assert run.rc != 0
-    assert message in run.out, run.out[-3000:]
+    assert message in run.out, "row %d (%s): %s" % (number, kind, run.out[-3000:])
     assert run.changed() == 0, run.recap
     for gateway in GATEWAYS:
-        assert sh(gateway, "ls -la --time-style=+%s /etc/wireguard 2>&1 || true") == lab_state[gateway]
+        assert gateway_state(gateway) == lab_state[gateway], "row %d changed %s" % (number, gateway)
