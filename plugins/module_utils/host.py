@@ -9,8 +9,20 @@ Modules take a Host; tests pass a fake one that replays recorded outputs.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
 import os
 import tempfile
+
+# Errors of a single write to /proc or /sys that mean "this host cannot take the setting", not
+# "the setting is wrong": a read-only sysfs (containers) and the kernel's "Operation not supported".
+REFUSALS = (errno.EROFS, errno.EOPNOTSUPP, errno.ENOTSUP)
+
+
+def refusal(exc):
+    """The kernel's words for a refused /proc or /sys write (see REFUSALS), or None for other errors."""
+    if getattr(exc, "errno", None) in REFUSALS:
+        return os.strerror(exc.errno)
+    return None
 
 
 class CommandError(Exception):
@@ -99,6 +111,11 @@ class Host(object):
             if getattr(exc, "errno", None) in (2, 20):
                 return []
             raise
+
+    def syswritable(self, path):
+        """Whether a /proc or /sys file below root may be written: False on a read-only mount
+        (sysfs in a container), which access(2) reports as EROFS even for root."""
+        return os.access(self.at(path), os.W_OK)
 
     def syswrite(self, path, text):
         """One write() to a /proc or /sys file below root (no temp file: the kernel takes the

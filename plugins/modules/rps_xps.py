@@ -20,8 +20,10 @@ description:
   - Masks are written as the kernel prints them, as wide as the host's possible CPUs in
     comma-separated 32-bit groups (C(ffffffff,ffffffff,ffffffff) on 96 CPUs), and compared as CPU
     sets, so a host with any number of CPUs is handled.
-  - When the kernel has no RPS or XPS (the files are missing) or the device has a single transmit
-    queue and O(xps=on), O(on_unsupported) decides what happens.
+  - When the kernel has no RPS or XPS (the files are missing), the device has a single transmit
+    queue and O(xps=on), or the files cannot be written (C(/sys) mounted read-only, as in most
+    containers, C(Read-only file system)), O(on_unsupported) decides what happens. Settings that
+    cannot be written are not counted as changes, so repeated runs stay unchanged.
 options:
   device:
     description: Network interface name.
@@ -60,6 +62,16 @@ options:
     description:
       - Global RFS socket flow table size (C(/proc/sys/net/core/rps_sock_flow_entries)), rounded up to a
         power of two by the kernel. Left alone when not given.
+    type: int
+  rx_queues:
+    description:
+      - Check mode only, ignored otherwise. Plan for this many RX queues instead of the queues the device
+        has now, so that check mode predicts the masks after a channel change that a preceding
+        M(sitelink.wgspread.ethtool_channels) task in check mode only reported. Queues that do not exist
+        yet are taken as having empty masks.
+    type: int
+  tx_queues:
+    description: Check mode only, ignored otherwise. As O(rx_queues), for the TX queues.
     type: int
   on_unsupported:
     description:
@@ -128,7 +140,7 @@ from ansible_collections.sitelink.wgspread.plugins.module_utils.cpus import (
     format_cpulist, format_mask, parse_cpulist, parse_mask, possible_count, roundup_pow2, spread,
 )
 
-from ansible_collections.sitelink.wgspread.plugins.module_utils.host import Host
+from ansible_collections.sitelink.wgspread.plugins.module_utils.host import Host, refusal
 
 SOCK_FLOW = "/proc/sys/net/core/rps_sock_flow_entries"
 
@@ -147,6 +159,11 @@ class Steering(object):
             raise ValueError("no network device %s (or it has no queues)" % p["device"])
         rx = sorted((e for e in entries if e.startswith("rx-")), key=lambda e: int(e[3:]))
         tx = sorted((e for e in entries if e.startswith("tx-")), key=lambda e: int(e[3:]))
+        # Check mode after a channel change that was only predicted: plan for the queues there will be.
+        self.assumed = set()
+        if p.get("check_mode"):
+            rx = self.assume(rx, "rx", p.get("rx_queues"))
+            tx = self.assume(tx, "tx", p.get("tx_queues"))
         nr_cpus = possible_count(host.sysread("/sys/devices/system/cpu/possible") or "0")
         cpus = parse_cpulist(host.sysread("/sys/devices/system/cpu/online") or "")
         if p["cpus"] is not None:
@@ -170,36 +187,80 @@ class Steering(object):
             self.want_number(plan, SOCK_FLOW, roundup_pow2(p["rps_sock_flow_entries"]), "RFS")
         return plan
 
+    def assume(self, queues, kind, count):
+        """The queue names of ``kind`` if the device had ``count`` queues (check mode only)."""
+        if count is None or count < 1 or not queues:
+            return queues
+        names = ["%s-%d" % (kind, i) for i in range(count)]
+        self.assumed.update((name, queues[0]) for name in names if name not in queues)
+        return names
+
     def path(self, name):
         return name if name.startswith("/") else self.base + name
 
+    def current(self, name):
+        """The file's text; for a queue assumed in check mode, its sibling's file as a stand-in
+        ("0": a new queue starts with empty masks)."""
+        queue, _sep, leaf = name.partition("/")
+        stand_in = dict(self.assumed).get(queue)
+        if stand_in is not None:
+            return None if self.host.sysread(self.path(stand_in + "/" + leaf)) is None else "0"
+        return self.host.sysread(self.path(name))
+
+    def writable(self, name):
+        queue, _sep, leaf = name.partition("/")
+        stand_in = dict(self.assumed).get(queue)
+        return self.host.syswritable(self.path(stand_in + "/" + leaf if stand_in else name))
+
+    def want(self, plan, name, value, change):
+        if not self.writable(name):
+            plan["unsupported"].append("%s: cannot be written (Read-only file system)" % name)
+            return False
+        plan["todo"].append((name, value))
+        plan["changes"].append(change)
+        return True
+
     def want_mask(self, plan, name, wanted, feature):
-        text = self.host.sysread(self.path(name))
+        text = self.current(name)
         if text is None:
             if wanted:
                 plan["unsupported"].append("%s: no %s" % (name, feature))
             return
         have = parse_mask(text)
         mask = format_mask(wanted, plan["nr_cpus"])
-        plan["queues"].append({"file": name, "cpus": wanted, "mask": mask, "before": have})
+        queue = {"file": name, "cpus": wanted, "mask": mask, "before": have}
+        plan["queues"].append(queue)
         if have != sorted(wanted):
-            plan["todo"].append((name, mask))
-            plan["changes"].append("%s: %s -> %s" % (name, format_cpulist(have) or "none", format_cpulist(wanted) or "none"))
+            change = "%s: %s -> %s" % (name, format_cpulist(have) or "none", format_cpulist(wanted) or "none")
+            if not self.want(plan, name, mask, change):
+                queue.update(cpus=have, mask=format_mask(have, plan["nr_cpus"]))
 
     def want_number(self, plan, name, wanted, feature):
-        text = self.host.sysread(self.path(name))
+        text = self.current(name)
         if text is None:
             if wanted:
                 plan["unsupported"].append("%s: no %s" % (name, feature))
             return
         have = int(text.strip() or 0)
         if have != wanted:
-            plan["todo"].append((name, str(wanted)))
-            plan["changes"].append("%s: %d -> %d" % (name, have, wanted))
+            self.want(plan, name, str(wanted), "%s: %d -> %d" % (name, have, wanted))
 
     def apply(self, plan):
-        for name, value in plan["todo"]:
-            self.host.syswrite(self.path(name), value + "\n")
+        """Write every planned value; a write the kernel refuses (read-only /sys, not supported)
+        becomes unsupported and no change."""
+        for index, (name, value) in enumerate(plan["todo"]):
+            try:
+                self.host.syswrite(self.path(name), value + "\n")
+            except (IOError, OSError) as exc:
+                words = refusal(exc)
+                if words is None:
+                    raise
+                plan["unsupported"].append("%s: %s" % (name, words))
+                plan["changes"][index] = None
+                for queue in plan["queues"]:
+                    if queue["file"] == name:
+                        queue.update(cpus=queue["before"], mask=format_mask(queue["before"], plan["nr_cpus"]))
+        plan["changes"] = [change for change in plan["changes"] if change is not None]
 
 
 def main():
@@ -212,12 +273,14 @@ def main():
             exclude_cpus=dict(type="list", elements="int", default=[]),
             rps_flow_cnt=dict(type="int", default=0),
             rps_sock_flow_entries=dict(type="int"),
+            rx_queues=dict(type="int"),
+            tx_queues=dict(type="int"),
             on_unsupported=dict(type="str", choices=["fail", "warn", "skip"], default="warn"),
         ),
         supports_check_mode=True,
     )
     device, on_unsupported = module.params["device"], module.params["on_unsupported"]
-    steering = Steering(Host(module), module.params)
+    steering = Steering(Host(module), dict(module.params, check_mode=module.check_mode))
     try:
         plan = steering.plan()
         if plan["unsupported"] and on_unsupported == "fail":
@@ -230,10 +293,12 @@ def main():
         module.fail_json(msg="%s: %s" % (device, exc))
 
     queues = [dict((k, v) for k, v in q.items() if k != "before") for q in plan["queues"]]
-    result = dict(changed=bool(plan["todo"]), changes=plan["changes"], queues=queues,
+    result = dict(changed=bool(plan["changes"]), changes=plan["changes"], queues=queues,
                   rps_enabled=plan["rps_enabled"], unsupported=bool(plan["unsupported"]))
     if plan["unsupported"]:
         result["unsupported_reason"] = "; ".join(plan["unsupported"])
+        if on_unsupported == "fail":  # refusals found while writing (what could be written is)
+            module.fail_json(msg="%s: not supported: %s" % (device, result["unsupported_reason"]), **result)
         if on_unsupported == "warn":
             module.warn("%s: left as it is: %s" % (device, result["unsupported_reason"]))
     if module._diff:

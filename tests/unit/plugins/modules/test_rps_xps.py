@@ -100,3 +100,43 @@ def test_off_clears(tmp_path):
     steering = Steering(host(tmp_path), params(rps="off"))
     steering.apply(steering.plan())
     assert read(tmp_path, "/sys/class/net/eth0/queues/rx-0/rps_cpus") == "0"
+
+
+def test_read_only_sys_is_unsupported_and_no_change(tmp_path, capsys, monkeypatch):
+    """Containers mount /sys read-only: nothing is written, nothing counts as changed, in check mode too."""
+    tree(tmp_path, 1, 2, "0-3")
+    monkeypatch.setattr(Host, "syswritable", lambda self, path: False)
+    for check_mode in (True, False):
+        result = run_module(rps_xps, params(), host(tmp_path), check_mode=check_mode, capsys=capsys)
+        assert result["changed"] is False and result["changes"] == [] and result["unsupported"] is True
+        assert "rx-0/rps_cpus: cannot be written (Read-only file system)" in result["unsupported_reason"]
+        assert len(result["warnings"]) == 1
+    assert read(tmp_path, "/sys/class/net/eth0/queues/rx-0/rps_cpus") == "0"
+
+
+def test_write_refused_by_the_kernel_is_unsupported(tmp_path, capsys, monkeypatch):
+    import errno
+
+    tree(tmp_path, 1, 1, "0-3")
+
+    def refuse(self, path, text):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+    monkeypatch.setattr(Host, "syswrite", refuse)
+    result = run_module(rps_xps, params(on_unsupported="skip"), host(tmp_path), capsys=capsys)
+    assert result["changed"] is False and result["changes"] == [] and result["unsupported"] is True
+    assert "Read-only file system" in result["unsupported_reason"]
+    assert result["queues"][0]["cpus"] == []
+
+
+def test_check_mode_plans_for_the_queues_after_a_channel_change(tmp_path, capsys):
+    """4 queues now, 1 RX and 2 TX after the (only predicted) ethtool -L: masks for those."""
+    tree(tmp_path, 4, 4, "0-3")
+    result = run_module(rps_xps, params(rx_queues=1, tx_queues=2), host(tmp_path), check_mode=True, diff=True,
+                        capsys=capsys)
+    assert [q["file"] for q in result["queues"]] == ["rx-0/rps_cpus", "tx-0/xps_cpus", "tx-1/xps_cpus"]
+    assert result["changes"] == ["rx-0/rps_cpus: none -> 0-3", "tx-0/xps_cpus: none -> 0,2", "tx-1/xps_cpus: none -> 1,3"]
+    grown = run_module(rps_xps, params(rx_queues=6, tx_queues=4), host(tmp_path), check_mode=True, capsys=capsys)
+    assert "rx-5/rps_cpus" in [q["file"] for q in grown["queues"]]
+    # outside check mode the device's own queues count
+    real = run_module(rps_xps, params(rx_queues=1, tx_queues=2), host(tmp_path), check_mode=False, capsys=capsys)
+    assert len([q for q in real["queues"] if q["file"].startswith("tx-")]) == 4

@@ -1,0 +1,193 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 sitelink.wgspread contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: ethtool_features
+short_description: Turn a NIC's offload features on or off (ethtool -K)
+version_added: 0.2.0
+description:
+  - Reads the features with C(ethtool -k DEVICE) and sets those that differ with one
+    C(ethtool -K DEVICE NAME on|off ...) call, then reads them again.
+  - Typical use is C(rx-udp-gro-forwarding) on the underlay NIC of a host whose WireGuard runs as
+    wireguard-go; the kernel then aggregates the tunnel's UDP packets (UDP GRO) on their way to
+    the socket, which wireguard-go reads in batches.
+  - A feature the driver does not list, a feature the driver marks C([fixed]) at the other value,
+    and a feature the driver does not take (still at the old value after C(ethtool -K), which
+    ethtool reports as C([requested on])) are unsupported; O(on_unsupported) decides what happens.
+    The other features are still set.
+options:
+  device:
+    description: Network interface name.
+    type: str
+    required: true
+  features:
+    description: Feature names as C(ethtool -k) prints them, each with the wanted state.
+    type: dict
+    required: true
+  on_unsupported:
+    description:
+      - What to do when the driver cannot take a feature.
+      - C(fail) fails the task, C(warn) sets what it can and warns, C(skip) sets what it can silently.
+    type: str
+    choices: [fail, warn, skip]
+    default: warn
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details: Before and after are one line per requested feature.
+notes:
+  - Requires C(ethtool) on the managed host.
+seealso:
+  - module: sitelink.wgspread.napi_threaded
+author:
+  - sitelink.wgspread contributors (@sitelink)
+"""
+
+EXAMPLES = r"""
+- name: UDP GRO for forwarded and tunnelled UDP on the underlay (wireguard-go)
+  sitelink.wgspread.ethtool_features:
+    device: eth0
+    features:
+      rx-udp-gro-forwarding: true
+"""
+
+RETURN = r"""
+features:
+  description: The requested features with their state after the task (in check mode, what it would be).
+  returned: always
+  type: dict
+  sample: {"rx-udp-gro-forwarding": true}
+changes:
+  description: What changed (or would change in check mode), one line each.
+  returned: always
+  type: list
+  elements: str
+  sample: ["rx-udp-gro-forwarding: off -> on"]
+unsupported:
+  description: Whether at least one requested feature cannot be set on this device.
+  returned: always
+  type: bool
+unsupported_reason:
+  description: Why, per feature.
+  returned: when RV(unsupported) is true
+  type: str
+  sample: "rx-gro-hw is fixed at off"
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
+    Unsupported, check_result, parse_features,
+)
+from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
+
+
+def onoff(value):
+    return "on" if value else "off"
+
+
+class Features(object):
+    """Decide which features to switch (plan), then switch them (apply). Check mode stops after plan."""
+
+    def __init__(self, host, params):
+        self.host, self.p = host, params
+        self.wanted = dict((name, boolean(value, strict=True)) for name, value in params["features"].items())
+
+    def read(self):
+        argv = ["ethtool", "-k", self.p["device"]]
+        rc, out, err = self.host.run(argv, check=False)
+        return parse_features(check_result(argv, rc, out, err))
+
+    def plan(self):
+        have = self.read()
+        plan = {"before": {}, "after": {}, "todo": [], "changes": [], "unsupported": []}
+        for name in sorted(self.wanted):
+            wanted = self.wanted[name]
+            if name not in have:
+                plan["unsupported"].append("%s has no feature %s" % (self.p["device"], name))
+                continue
+            plan["before"][name] = plan["after"][name] = have[name]["on"]
+            if have[name]["on"] == wanted:
+                continue
+            if have[name]["fixed"]:
+                plan["unsupported"].append("%s is fixed at %s" % (name, onoff(have[name]["on"])))
+                continue
+            plan["after"][name] = wanted
+            plan["todo"].append(name)
+            plan["changes"].append("%s: %s -> %s" % (name, onoff(not wanted), onoff(wanted)))
+        return plan
+
+    def apply(self, plan):
+        argv = ["ethtool", "-K", self.p["device"]]
+        for name in plan["todo"]:
+            argv += [name, onoff(self.wanted[name])]
+        rc, out, err = self.host.run(argv, check=False)
+        try:
+            check_result(argv, rc, out, err)
+        except (Unsupported, ValueError):
+            pass  # judged below by what the driver took: ethtool -K fails as a whole for one refusal
+        now = self.read()
+        for name in plan["todo"]:
+            if now.get(name, {}).get("on") != self.wanted[name]:
+                plan["unsupported"].append("%s: the driver keeps it %s (%s)"
+                                           % (name, onoff(not self.wanted[name]), (err or out or "").strip().replace("\n", " ")))
+                plan["after"][name] = plan["before"][name]
+                plan["changes"].remove("%s: %s -> %s" % (name, onoff(not self.wanted[name]), onoff(self.wanted[name])))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            device=dict(type="str", required=True),
+            features=dict(type="dict", required=True),
+            on_unsupported=dict(type="str", choices=["fail", "warn", "skip"], default="warn"),
+        ),
+        supports_check_mode=True,
+    )
+    device, on_unsupported = module.params["device"], module.params["on_unsupported"]
+    try:
+        features = Features(Host(module), module.params)
+        plan = features.plan()
+        if plan["unsupported"] and on_unsupported == "fail":
+            reason = "; ".join(plan["unsupported"])
+            module.fail_json(msg="%s: not supported: %s" % (device, reason), changes=[], unsupported=True,
+                             unsupported_reason=reason)
+        if plan["todo"] and not module.check_mode:
+            features.apply(plan)
+    except Unsupported as exc:
+        # ethtool -k itself refused: the device has no feature list at all.
+        reason = str(exc)
+        if on_unsupported == "fail":
+            module.fail_json(msg="%s: %s" % (device, reason), changes=[], unsupported=True, unsupported_reason=reason)
+        if on_unsupported == "warn":
+            module.warn("%s: features left as they are: %s" % (device, reason))
+        module.exit_json(changed=False, changes=[], features={}, unsupported=True, unsupported_reason=reason)
+    except (TypeError, ValueError, CommandError) as exc:
+        module.fail_json(msg="%s: %s" % (device, exc))
+
+    result = dict(changed=bool(plan["changes"]), changes=plan["changes"], features=plan["after"],
+                  unsupported=bool(plan["unsupported"]))
+    if plan["unsupported"]:
+        result["unsupported_reason"] = "; ".join(plan["unsupported"])
+        if on_unsupported == "fail":
+            module.fail_json(msg="%s: not supported: %s" % (device, result["unsupported_reason"]), **result)
+        if on_unsupported == "warn":
+            module.warn("%s: left as it is: %s" % (device, result["unsupported_reason"]))
+    if module._diff:
+        result["diff"] = dict(before="".join("%s: %s\n" % (n, onoff(v)) for n, v in sorted(plan["before"].items())),
+                              after="".join("%s: %s\n" % (n, onoff(v)) for n, v in sorted(plan["after"].items())))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
