@@ -88,7 +88,7 @@ def log(message):
 def run(argv, ns=None, stdin=None, timeout=30, check=True):
     if ns:
         argv = ["ip", "netns", "exec", ns] + argv
-    proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
         raise RuntimeError("%s failed (rc=%d): %s" % (" ".join(argv), proc.returncode, (proc.stderr or proc.stdout).strip()))
     return proc.stdout
@@ -195,7 +195,7 @@ class Lab:
         deadline = time.time() + 15
         while time.time() < deadline:
             if subprocess.run(["ip", "netns", "exec", NS_A, "ping", "-c", "1", "-W", "1", address],
-                              capture_output=True, timeout=5).returncode == 0:
+                              capture_output=True, timeout=5, check=False).returncode == 0:
                 return
         raise RuntimeError("no ping through the tunnel to %s" % address)
 
@@ -222,13 +222,13 @@ class Lab:
 
 def cleanup_stale(ifnames=()):
     for ns in (NS_A, NS_B):
-        if subprocess.run(["ip", "netns", "pids", ns], capture_output=True).returncode == 0:
-            for pid in subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split():
+        if subprocess.run(["ip", "netns", "pids", ns], capture_output=True, check=False).returncode == 0:
+            for pid in subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, check=False).stdout.split():
                 try:
                     os.kill(int(pid), signal.SIGKILL)
                 except (ProcessLookupError, ValueError):
                     pass
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
     for ifname in set(ifnames) | set("wgb%d" % i for i in range(8)):
         sock = os.path.join(WG_SOCK_DIR, ifname + ".sock")
         if os.path.exists(sock):
@@ -599,7 +599,7 @@ def verdicts(rows):
 def versions():
     def first_line(argv):
         try:
-            return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.splitlines()[0].strip()
+            return subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False).stdout.splitlines()[0].strip()
         except (OSError, IndexError, subprocess.SubprocessError):
             return "unknown"
     return {

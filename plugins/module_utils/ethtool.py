@@ -34,6 +34,21 @@ class Unsupported(Exception):
     """The driver does not support the operation (ethtool said so, or exposes nothing to set)."""
 
 
+def exit_unsupported(module, reason, warning, fail_msg=None, **result):
+    """End a NIC module whose device cannot do what was asked, as its on_unsupported says.
+
+    ``fail`` fails with ``fail_msg`` (default "DEVICE: REASON"); ``warn`` and ``skip`` end
+    unchanged, ``warn`` with ``warning``. Every way reports unsupported and the reason;
+    ``result`` adds the module's own keys (their empty values) to the unchanged result.
+    """
+    common = dict(changes=[], unsupported=True, unsupported_reason=reason)
+    if module.params["on_unsupported"] == "fail":
+        module.fail_json(msg=fail_msg or "%s: %s" % (module.params["device"], reason), **common)
+    if module.params["on_unsupported"] == "warn":
+        module.warn(warning)
+    module.exit_json(changed=False, **dict(common, **result))
+
+
 def is_unsupported(text):
     return bool(text) and bool(UNSUPPORTED_RE.search(text))
 

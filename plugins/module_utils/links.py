@@ -521,6 +521,7 @@ def _check_fleet(parsed, errors):
                                   % (link["label"], other, gateway, owner))
                 spreading.setdefault(other, link["label"])
 
+
 def parse_links(links, inventory, hostvars):
     """Validate ``wgspread_links`` against the inventory; return normalized links.
 

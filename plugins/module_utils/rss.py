@@ -161,7 +161,7 @@ def _balance(groups, order, targets, count_per_target=None, n_ports=None):
             raise ValueError("the number of ports must be at least 1, got %d" % n_ports)
         if n_ports > total:
             raise ValueError("%d ports wanted but only %d candidates land on a known queue/CPU" % (n_ports, total))
-        for _ in range(n_ports):
+        for _round in range(n_ports):
             target = min((t for t in reachable if len(chosen[t]) < len(available[t])),
                          key=lambda t: (len(chosen[t]), rank[available[t][len(chosen[t])]]))
             chosen[target].append(available[target][len(chosen[target])])

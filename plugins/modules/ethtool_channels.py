@@ -113,7 +113,7 @@ unsupported_reason:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sitelink.wgspread.plugins.module_utils.cpus import parse_cpulist
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
-    Unsupported, channels_text, check_result, decide_channels, parse_channels,
+    Unsupported, channels_text, check_result, decide_channels, exit_unsupported, parse_channels,
 )
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
 
@@ -178,13 +178,9 @@ def main():
         if plan["todo"] and not module.check_mode:
             after = channels.apply(plan)
     except Unsupported as exc:
-        reason = str(exc)
-        if module.params["on_unsupported"] == "fail":
-            module.fail_json(msg="%s: not supported by the driver: %s" % (module.params["device"], reason),
-                             unsupported=True, unsupported_reason=reason, changes=[])
-        if module.params["on_unsupported"] == "warn":
-            module.warn("%s: channels left as they are, not supported by the driver: %s" % (module.params["device"], reason))
-        module.exit_json(changed=False, changes=[], unsupported=True, unsupported_reason=reason)
+        device = module.params["device"]
+        exit_unsupported(module, str(exc), "%s: channels left as they are, not supported by the driver: %s" % (device, exc),
+                         fail_msg="%s: not supported by the driver: %s" % (device, exc))
     except (ValueError, CommandError) as exc:
         module.fail_json(msg="%s: %s" % (module.params["device"], exc))
 

@@ -87,7 +87,7 @@ unsupported_reason:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
-    Unsupported, check_result, parse_features,
+    Unsupported, check_result, exit_unsupported, parse_features,
 )
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
 
@@ -166,12 +166,7 @@ def main():
             features.apply(plan)
     except Unsupported as exc:
         # ethtool -k itself refused: the device has no feature list at all.
-        reason = str(exc)
-        if on_unsupported == "fail":
-            module.fail_json(msg="%s: %s" % (device, reason), changes=[], unsupported=True, unsupported_reason=reason)
-        if on_unsupported == "warn":
-            module.warn("%s: features left as they are: %s" % (device, reason))
-        module.exit_json(changed=False, changes=[], features={}, unsupported=True, unsupported_reason=reason)
+        exit_unsupported(module, str(exc), "%s: features left as they are: %s" % (device, exc), features={})
     except (TypeError, ValueError, CommandError) as exc:
         module.fail_json(msg="%s: %s" % (device, exc))
 

@@ -119,7 +119,8 @@ unsupported_reason:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
-    Unsupported, active_hfunc, check_result, decide_rss, equal_table, normalize_key, parse_rxfh, rxfh_text, weight_table,
+    Unsupported, active_hfunc, check_result, decide_rss, equal_table, exit_unsupported, normalize_key, parse_rxfh, rxfh_text,
+    weight_table,
 )
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
 
@@ -188,13 +189,9 @@ def main():
         if plan["args"] and not module.check_mode:
             after = rss.apply(plan)
     except Unsupported as exc:
-        reason = str(exc)
-        if module.params["on_unsupported"] == "fail":
-            module.fail_json(msg="%s: not supported by the driver: %s" % (module.params["device"], reason),
-                             unsupported=True, unsupported_reason=reason, changes=[])
-        if module.params["on_unsupported"] == "warn":
-            module.warn("%s: RSS left as it is, not supported by the driver: %s" % (module.params["device"], reason))
-        module.exit_json(changed=False, changes=[], unsupported=True, unsupported_reason=reason)
+        device = module.params["device"]
+        exit_unsupported(module, str(exc), "%s: RSS left as it is, not supported by the driver: %s" % (device, exc),
+                         fail_msg="%s: not supported by the driver: %s" % (device, exc))
     except (ValueError, CommandError) as exc:
         module.fail_json(msg="%s: %s" % (module.params["device"], exc))
 

@@ -137,7 +137,7 @@ from ansible_collections.sitelink.wgspread.plugins.module_utils.cpus import (
     IRQBALANCE_DROPIN, assign_irqs, cpu_order, format_cpulist, irqbalance_dropin, parse_cpulist, parse_interrupts,
     parse_systemctl_show, queue_irqs,
 )
-from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import Unsupported
+from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import Unsupported, exit_unsupported
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
 
 
@@ -269,13 +269,8 @@ def main():
         if plan["changes"] and not module.check_mode:
             affinity.apply(plan)
     except Unsupported as exc:
-        reason = str(exc)
-        if on_unsupported == "fail":
-            module.fail_json(msg="%s: %s" % (device, reason), unsupported=True, unsupported_reason=reason, changes=[])
-        if on_unsupported == "warn":
-            module.warn("%s: IRQ affinity left as it is: %s" % (device, reason))
-        module.exit_json(changed=False, changes=[], mapping=[], numa_node=None, irqbalance={},
-                         unsupported=True, unsupported_reason=reason)
+        exit_unsupported(module, str(exc), "%s: IRQ affinity left as it is: %s" % (device, exc),
+                         mapping=[], numa_node=None, irqbalance={})
     except (ValueError, CommandError, IOError, OSError) as exc:
         module.fail_json(msg="%s: %s" % (device, exc))
 

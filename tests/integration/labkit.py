@@ -36,8 +36,9 @@ class Run(object):
         return sum(host["changed"] for host in self.recap.values())
 
 
-def playbook(name, inventory=INVENTORY, *args):
+def playbook(name, inventory=INVENTORY, *args, env_extra=None):
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+    env.update(env_extra or {})
     result = subprocess.run(["ansible-playbook", "-i", inventory, os.path.join(ROOT, "playbooks", name)] + list(args),
                             capture_output=True, text=True, cwd=ROOT, env=env, timeout=900, check=False)
     return Run(result)

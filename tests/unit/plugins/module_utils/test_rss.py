@@ -87,9 +87,9 @@ def test_bad_input(call, match):
 def test_random_inputs_match_the_reference_loop():
     import random
     rng = random.Random(7)
-    for _ in range(200):
-        key = bytes(bytearray(rng.randrange(256) for _ in range(40)))
-        data = bytes(bytearray(rng.randrange(256) for _ in range(rng.choice([8, 12, 32, 36]))))
+    for _case in range(200):
+        key = bytes(bytearray(rng.randrange(256) for _byte in range(40)))
+        data = bytes(bytearray(rng.randrange(256) for _byte in range(rng.choice([8, 12, 32, 36]))))
         assert toeplitz_hash(key, data) == reference_toeplitz(key, data)
 
 
