@@ -612,3 +612,19 @@ def gateway_tunnels(links, gateway, inventory, hostvars):
         elif gateway == b:
             tunnels.append(_tunnel(link, b, a))
     return sorted(tunnels, key=lambda t: t["interface"])
+
+
+def links_outside_run(links, inventory, hostvars, run_hosts):
+    """[{link, gateways, missing, summary}] of the links with an end that is not in ``run_hosts``.
+
+    Such a link is left half-configured by the run: keys cannot be exchanged without both
+    ends, and its spreading stays as it was towards the missing end.
+    """
+    run = set(run_hosts)
+    out = []
+    for link in parse_links(links, inventory, hostvars):
+        missing = [g for g in link["gateways"] if g not in run]
+        if missing:
+            out.append({"link": link["name"], "gateways": list(link["gateways"]), "missing": missing,
+                        "summary": "%s (missing %s)" % (link["name"], ", ".join(missing))})
+    return out

@@ -44,6 +44,14 @@ def playbook(name, inventory=INVENTORY, *args, env_extra=None):
     return Run(result)
 
 
+def adhoc(pattern, module, args):
+    """One ad-hoc module call against the lab, as ``ansible PATTERN -m MODULE -a JSON``."""
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+    result = subprocess.run(["ansible", "-i", INVENTORY, pattern, "-m", module, "-a", json.dumps(args)],
+                            capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=False)
+    return Run(result)
+
+
 def links_vars(tmp_path, links, **extra):
     """``-e @FILE`` arguments that replace wgspread_links (extra vars outrank the inventory),
     the way a user passes link variables from a file."""

@@ -6,7 +6,7 @@ import copy
 import pytest
 
 from ansible_collections.sitelink.wgspread.plugins.module_utils.links import (
-    LinkError, default_interface_name, gateway_tunnels, link_errors, parse_links,
+    LinkError, default_interface_name, gateway_tunnels, link_errors, links_outside_run, parse_links,
 )
 from ansible_collections.sitelink.wgspread.plugins.module_utils.nft import spread_rules
 
@@ -232,3 +232,16 @@ def test_every_error_is_reported_at_once():
 def test_good_inventory_has_no_errors():
     assert link_errors(HUB_SPOKES, INVENTORY, HOSTVARS) == []
     assert link_errors(None, INVENTORY, HOSTVARS) == []
+
+
+@pytest.mark.parametrize("run_hosts, outside", [
+    (["hub", "spoke1", "spoke2"], []),
+    (["hub", "spoke1"], [{"link": "hub-spoke2", "gateways": ["hub", "spoke2"], "missing": ["spoke2"],
+                          "summary": "hub-spoke2 (missing spoke2)"}]),
+    (["spoke1", "spoke2"], [{"link": "hub-spoke1", "gateways": ["hub", "spoke1"], "missing": ["hub"],
+                             "summary": "hub-spoke1 (missing hub)"},
+                            {"link": "hub-spoke2", "gateways": ["hub", "spoke2"], "missing": ["hub"],
+                             "summary": "hub-spoke2 (missing hub)"}]),
+])
+def test_links_outside_the_run_are_named_with_their_missing_ends(run_hosts, outside):
+    assert links_outside_run(HUB_SPOKES, INVENTORY, HOSTVARS, run_hosts) == outside
