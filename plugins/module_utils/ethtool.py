@@ -49,6 +49,12 @@ def exit_unsupported(module, reason, warning, fail_msg=None, **result):
     module.exit_json(changed=False, **dict(common, **result))
 
 
+def run_ethtool(host, argv):
+    """Run ethtool through the host seam and classify the result (see check_result)."""
+    rc, out, err = host.run(argv, check=False)
+    return check_result(argv, rc, out, err)
+
+
 def is_unsupported(text):
     return bool(text) and bool(UNSUPPORTED_RE.search(text))
 

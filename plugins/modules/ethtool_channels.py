@@ -113,14 +113,9 @@ unsupported_reason:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sitelink.wgspread.plugins.module_utils.cpus import parse_cpulist
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
-    Unsupported, channels_text, check_result, decide_channels, exit_unsupported, parse_channels,
+    Unsupported, channels_text, decide_channels, exit_unsupported, parse_channels, run_ethtool,
 )
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
-
-
-def ethtool(host, argv):
-    rc, out, err = host.run(argv, check=False)
-    return check_result(argv, rc, out, err)
 
 
 class Channels(object):
@@ -130,7 +125,7 @@ class Channels(object):
         self.host, self.p = host, params
 
     def read(self):
-        return parse_channels(ethtool(self.host, ["ethtool", "-l", self.p["device"]]))
+        return parse_channels(run_ethtool(self.host, ["ethtool", "-l", self.p["device"]]))
 
     def plan(self):
         cpu_count = self.p["cpu_count"]
@@ -147,7 +142,7 @@ class Channels(object):
         argv = ["ethtool", "-L", self.p["device"]]
         for kind, _have, wanted in plan["todo"]:
             argv += [kind, str(wanted)]
-        ethtool(self.host, argv)
+        run_ethtool(self.host, argv)
         now = self.read()
         wrong = ["%s is %s, wanted %d" % (kind, now["current"][kind], wanted)
                  for kind, _have, wanted in plan["todo"] if now["current"][kind] != wanted]

@@ -87,7 +87,7 @@ unsupported_reason:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
-    Unsupported, check_result, exit_unsupported, parse_features,
+    Unsupported, check_result, exit_unsupported, parse_features, run_ethtool,
 )
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
 
@@ -104,9 +104,7 @@ class Features(object):
         self.wanted = dict((name, boolean(value, strict=True)) for name, value in params["features"].items())
 
     def read(self):
-        argv = ["ethtool", "-k", self.p["device"]]
-        rc, out, err = self.host.run(argv, check=False)
-        return parse_features(check_result(argv, rc, out, err))
+        return parse_features(run_ethtool(self.host, ["ethtool", "-k", self.p["device"]]))
 
     def plan(self):
         have = self.read()
@@ -131,6 +129,7 @@ class Features(object):
         argv = ["ethtool", "-K", self.p["device"]]
         for name in plan["todo"]:
             argv += [name, onoff(self.wanted[name])]
+        # Run here, not through run_ethtool: the driver's own words go into the report below.
         rc, out, err = self.host.run(argv, check=False)
         try:
             check_result(argv, rc, out, err)

@@ -100,14 +100,9 @@ unsupported_reason:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
-    Unsupported, check_result, normalize_fields, parse_flow_hash,
+    Unsupported, normalize_fields, parse_flow_hash, run_ethtool,
 )
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
-
-
-def ethtool(host, argv):
-    rc, out, err = host.run(argv, check=False)
-    return check_result(argv, rc, out, err)
 
 
 class FlowHash(object):
@@ -118,7 +113,7 @@ class FlowHash(object):
         self.wanted = normalize_fields(params["fields"])
 
     def read(self, flow_type):
-        return parse_flow_hash(ethtool(self.host, ["ethtool", "-n", self.p["device"], "rx-flow-hash", flow_type]))
+        return parse_flow_hash(run_ethtool(self.host, ["ethtool", "-n", self.p["device"], "rx-flow-hash", flow_type]))
 
     def plan(self):
         plan = {"before": {}, "todo": [], "unsupported": [], "changes": []}
@@ -138,7 +133,7 @@ class FlowHash(object):
     def apply(self, plan):
         for flow_type in plan["todo"]:
             try:
-                ethtool(self.host, ["ethtool", "-N", self.p["device"], "rx-flow-hash", flow_type, self.wanted])
+                run_ethtool(self.host, ["ethtool", "-N", self.p["device"], "rx-flow-hash", flow_type, self.wanted])
             except Unsupported as exc:
                 # Reading works but setting does not (or not these fields): same handling as reading.
                 plan["unsupported"].append(str(exc))

@@ -119,15 +119,10 @@ unsupported_reason:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
-    Unsupported, active_hfunc, check_result, decide_rss, equal_table, exit_unsupported, normalize_key, parse_rxfh, rxfh_text,
-    weight_table,
+    Unsupported, active_hfunc, decide_rss, equal_table, exit_unsupported, normalize_key, parse_rxfh, rxfh_text,
+    run_ethtool, weight_table,
 )
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
-
-
-def ethtool(host, argv):
-    rc, out, err = host.run(argv, check=False)
-    return check_result(argv, rc, out, err)
 
 
 class Rss(object):
@@ -137,7 +132,7 @@ class Rss(object):
         self.host, self.p = host, params
 
     def read(self):
-        return parse_rxfh(ethtool(self.host, ["ethtool", "-x", self.p["device"]]))
+        return parse_rxfh(run_ethtool(self.host, ["ethtool", "-x", self.p["device"]]))
 
     def plan(self):
         p = self.p
@@ -157,7 +152,7 @@ class Rss(object):
         return {"current": current, "after": after, "args": args, "changes": changes}
 
     def apply(self, plan):
-        ethtool(self.host, ["ethtool", "-X", self.p["device"]] + plan["args"])
+        run_ethtool(self.host, ["ethtool", "-X", self.p["device"]] + plan["args"])
         now = self.read()
         for name, label in (("table", "indirection table"), ("key", "hash key")):
             if now[name] != plan["after"][name]:
