@@ -5,6 +5,7 @@ import json
 import os
 import re
 import subprocess
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INVENTORY = os.path.join(ROOT, "lab", "inventory")
@@ -64,6 +65,18 @@ def lab_links():
     import yaml
     with open(os.path.join(INVENTORY, "group_vars", "all", "links.yml")) as handle:
         return yaml.safe_load(handle)["wgspread_links"]
+
+
+def wait_booted(gateway, seconds=90):
+    """Wait for systemd in a (re)started gateway: "running", or "degraded" (a unit failed)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        state = subprocess.run(["podman", "exec", container(gateway), "systemctl", "is-system-running"],
+                               capture_output=True, text=True, check=False).stdout.strip()
+        if state in ("running", "degraded"):
+            return state
+        time.sleep(1)
+    raise AssertionError("%s did not boot in %d s" % (gateway, seconds))
 
 
 def lab_session():

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from ansible_collections.sitelink.wgspread.plugins.module_utils.nft import normalize
-from labkit import INVENTORY, container, lab_links, links_vars, playbook, sh
+from labkit import INVENTORY, container, lab_links, links_vars, playbook, sh, wait_booted
 
 UNDERLAY = {"hub": "198.51.100.11", "spoke1": "198.51.100.12", "spoke2": "198.51.100.13"}
 # (link, sender, receiver, receiver's tunnel address, receiver's listen port)
@@ -81,12 +81,6 @@ def with_link(links, name, **changes):
         if link["name"] == name:
             link.update(changes)
     return links
-
-
-@pytest.fixture(scope="module")
-def rolled_out(lab):
-    run = playbook("site.yml")
-    assert run.rc == 0, run.out[-3000:]
 
 
 @pytest.fixture
@@ -184,17 +178,6 @@ def test_default_drop_firewall_and_tunnel_both_keep_working(rolled_out):
         assert sh("spoke2", "nft list table inet userfw") == before
     finally:
         sh("spoke2", "nft delete table inet userfw")
-
-
-def wait_booted(gateway, seconds=90):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        state = subprocess.run(["podman", "exec", container(gateway), "systemctl", "is-system-running"],
-                               capture_output=True, text=True, check=False).stdout.strip()
-        if state in ("running", "degraded"):
-            return state
-        time.sleep(1)
-    raise AssertionError("%s did not boot in %d s" % (gateway, seconds))
 
 
 def test_restarted_gateway_comes_back_with_tunnel_and_spreading(rolled_out):

@@ -3,29 +3,9 @@
 import copy
 import json
 import subprocess
-import time
-
-import pytest
 
 from ansible_collections.sitelink.wgspread.plugins.module_utils.nft import normalize
-from labkit import INVENTORY, adhoc, container, lab_links, links_vars, playbook, sh
-
-
-@pytest.fixture(scope="module")
-def rolled_out(lab):
-    run = playbook("site.yml")
-    assert run.rc == 0, run.out[-3000:]
-
-
-def wait_booted(gateway, seconds=90):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        state = subprocess.run(["podman", "exec", container(gateway), "systemctl", "is-system-running"],
-                               capture_output=True, text=True, check=False).stdout.strip()
-        if state in ("running", "degraded"):
-            return state
-        time.sleep(1)
-    raise AssertionError("%s did not boot in %d s" % (gateway, seconds))
+from labkit import INVENTORY, adhoc, container, lab_links, links_vars, playbook, sh, wait_booted
 
 
 def test_an_unreachable_gateway_leaves_the_others_converged_and_is_named(rolled_out, tmp_path):

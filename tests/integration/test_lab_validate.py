@@ -4,8 +4,6 @@ on exactly that gateway and link, in sync again after site.yml."""
 import json
 import re
 
-import pytest
-
 from labkit import INVENTORY, playbook, sh
 
 # spoke1 now folds back 51820 and 51822, while hub keeps sending to 51820 and 51821
@@ -17,12 +15,6 @@ def validate(tmp_path, *args):
     run = playbook("validate.yml", INVENTORY, "-e", "validate_report_dir=%s" % tmp_path, *args)
     report = json.loads((tmp_path / "report.json").read_text()) if (tmp_path / "report.json").exists() else None
     return run, report
-
-
-@pytest.fixture(scope="module")
-def rolled_out(lab):
-    run = playbook("site.yml")
-    assert run.rc == 0, run.out[-3000:]
 
 
 def by_name(report, kind, key):
