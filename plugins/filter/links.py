@@ -8,7 +8,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sitelink.wgspread.plugins.module_utils.links import (
-    LinkError, gateway_tunnels, link_errors, links_outside_run,
+    LinkError, gateway_tunnels, link_errors, links_outside_run, links_to_rotate, rotation_errors,
 )
 
 
@@ -26,10 +26,19 @@ def _links_outside_run(links, inventory, hostvars, run_hosts):
         raise AnsibleFilterError("wgspread_links: " + "; ".join(exc.errors)) from None
 
 
+def _links_to_rotate(links, rotate, inventory, hostvars, run_hosts):
+    try:
+        return links_to_rotate(links, rotate, inventory, hostvars, run_hosts)
+    except LinkError as exc:
+        raise AnsibleFilterError("; ".join(exc.errors)) from None
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "link_errors": link_errors,
             "gateway_tunnels": _gateway_tunnels,
             "links_outside_run": _links_outside_run,
+            "links_to_rotate": _links_to_rotate,
+            "rotation_errors": rotation_errors,
         }

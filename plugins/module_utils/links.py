@@ -628,3 +628,51 @@ def links_outside_run(links, inventory, hostvars, run_hosts):
             out.append({"link": link["name"], "gateways": list(link["gateways"]), "missing": missing,
                         "summary": "%s (missing %s)" % (link["name"], ", ".join(missing))})
     return out
+
+
+def _rotation_request(rotate):
+    """``wireguard_rotate_keys`` as a list of names: a list, or a comma-separated string
+    (``-e wireguard_rotate_keys=hub-spoke1,hub-spoke2`` or ``=all``)."""
+    if rotate is None or rotate == "":
+        return []
+    if isinstance(rotate, str):
+        return [name.strip() for name in rotate.split(",") if name.strip()]
+    if isinstance(rotate, (list, tuple)) and all(isinstance(name, str) for name in rotate):
+        return [name.strip() for name in rotate]
+    raise LinkError(["wireguard_rotate_keys: give link names or 'all' (a list or a comma-separated string), "
+                     "got %r" % (rotate,)])
+
+
+def links_to_rotate(links, rotate, inventory, hostvars, run_hosts):
+    """Names of the links whose keys this run rotates, after checking the request.
+
+    Both ends of a link must rotate in the same run: an end that kept its old key would no
+    longer match the other's. So a named link with an end outside the run (unreachable,
+    failed, --limit) is refused, like a name that is not a link. Raises LinkError.
+    """
+    wanted = _rotation_request(rotate)
+    if not wanted:
+        return []
+    parsed = parse_links(links, inventory, hostvars)
+    names = [link["name"] for link in parsed]
+    chosen = names if "all" in wanted else wanted
+    errors = ["wireguard_rotate_keys: no link is named %r (links: %s)" % (name, ", ".join(names) or "none")
+              for name in chosen if name not in names]
+    run = set(run_hosts)
+    for link in parsed:
+        missing = [g for g in link["gateways"] if g not in run]
+        if link["name"] in chosen and missing:
+            errors.append("wireguard_rotate_keys: link %s: %s not in this run (unreachable, failed or --limit); "
+                          "both ends must rotate together" % (link["name"], " and ".join(missing)))
+    if errors:
+        raise LinkError(errors)
+    return [name for name in names if name in chosen]
+
+
+def rotation_errors(links, rotate, inventory, hostvars, run_hosts):
+    """The problems of a key rotation request as messages (empty when it can go ahead)."""
+    try:
+        links_to_rotate(links, rotate, inventory, hostvars, run_hosts)
+    except LinkError as exc:
+        return exc.errors
+    return []

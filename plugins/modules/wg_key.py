@@ -13,7 +13,8 @@ short_description: Create a WireGuard private or preshared key on the managed ho
 version_added: 0.1.0
 description:
   - Creates a WireGuard key file with mode C(0600), owned by the user running the module, if it does not exist.
-  - An existing private key is never regenerated or replaced; an unreadable or malformed one fails the task.
+  - An existing private key is never regenerated or replaced unless O(rotate=true); an unreadable or malformed
+    one fails the task.
   - For a private key, returns the public key only. The private key never leaves the host.
   - For a preshared key, either generates it (the link's owning end) or writes the value given in O(content)
     (the other end), and returns it in RV(preshared_key) so that it can be handed to the other end in memory.
@@ -34,11 +35,21 @@ options:
       - When the file holds another value, it is replaced (a preshared key that differs from the
         peer's makes the link fail, so the owning end's value wins).
     type: str
+  rotate:
+    description:
+      - Replace an existing key with a new one (key rotation). The new key replaces the old file atomically
+        (write to a temporary file with mode C(0600), then rename), so no copy of the old key is kept.
+      - For O(kind=preshared) with O(content), the content wins as always, O(rotate) applies to the owning end.
+      - Not idempotent on purpose, every run with O(rotate=true) makes a new key. The wireguard role sets it
+        only for the links named in C(wireguard_rotate_keys).
+    type: bool
+    default: false
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: In check mode no key is generated; RV(public_key) is empty when the key does not exist yet.
+    details: In check mode no key is generated; RV(public_key) is empty when the key does not exist yet
+      or is to be rotated.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
@@ -52,6 +63,12 @@ EXAMPLES = r"""
   sitelink.wgspread.wg_key:
     path: /etc/wireguard/wgspread/hub-spoke1.key
   register: key
+
+- name: Rotate the link's private key (the tunnel must then be reconfigured on both ends)
+  sitelink.wgspread.wg_key:
+    path: /etc/wireguard/wgspread/hub-spoke1.key
+    rotate: true
+  register: new_key
 
 - name: Generate the link's preshared key on its owning end
   sitelink.wgspread.wg_key:
@@ -72,7 +89,11 @@ preshared_key:
   returned: when O(kind=preshared)
   type: str
 created:
-  description: Whether the key file was created or (preshared only) rewritten.
+  description: Whether the key file was created, rotated or (preshared only) rewritten.
+  returned: always
+  type: bool
+rotated:
+  description: Whether an existing key was replaced by a new one (O(rotate=true)).
   returned: always
   type: bool
 """
@@ -82,12 +103,15 @@ from ansible_collections.sitelink.wgspread.plugins.module_utils.host import Comm
 from ansible_collections.sitelink.wgspread.plugins.module_utils.wireguard import is_wireguard_key
 
 
-def ensure_key(host, path, kind, content, check_mode):
+def ensure_key(host, path, kind, content, check_mode, rotate=False):
     """Decide, then act: returns (changed, public_key_or_psk)."""
     existing = host.read(path)
     existing = existing.strip() if existing is not None else None
     if existing is not None and not is_wireguard_key(existing):
         raise ValueError("%s exists but does not hold a WireGuard key; it was left as it is" % path)
+    if rotate and content is None:
+        # A rotated key is made exactly like a first one; write_private's rename drops the old one.
+        existing = None
 
     if kind == "private":
         if existing is None:
@@ -123,6 +147,7 @@ def main():
             path=dict(type="path", required=True),
             kind=dict(type="str", choices=["private", "preshared"], default="private"),
             content=dict(type="str", no_log=True),
+            rotate=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -130,13 +155,16 @@ def main():
     if kind == "private" and module.params["content"] is not None:
         module.fail_json(msg="content: only a preshared key can be given; private keys are made on the host")
     try:
-        changed, value = ensure_key(Host(module), module.params["path"], kind,
-                                    module.params["content"], module.check_mode)
+        host = Host(module)
+        had_key = host.read(module.params["path"]) is not None
+        changed, value = ensure_key(host, module.params["path"], kind, module.params["content"],
+                                    module.check_mode, rotate=module.params["rotate"])
     except (ValueError, CommandError) as exc:
         module.fail_json(msg=str(exc))
+    rotated = changed and had_key and module.params["rotate"] and module.params["content"] is None
     if kind == "private":
-        module.exit_json(changed=changed, created=changed, public_key=value)
-    module.exit_json(changed=changed, created=changed, preshared_key=value)
+        module.exit_json(changed=changed, created=changed, rotated=rotated, public_key=value)
+    module.exit_json(changed=changed, created=changed, rotated=rotated, preshared_key=value)
 
 
 if __name__ == "__main__":
