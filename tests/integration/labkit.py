@@ -80,9 +80,46 @@ def wait_booted(gateway, seconds=90):
 
 
 def lab_session():
-    """Bring up a fresh lab, yield, then remove it (unless WGSPREAD_KEEP_LAB=1)."""
+    """Bring up a fresh lab, yield, then remove it (unless WGSPREAD_KEEP_LAB=1).
+    While working on one test, WGSPREAD_REUSE_LAB=1 runs it on the lab as it is."""
+    if os.environ.get("WGSPREAD_REUSE_LAB") == "1":
+        yield
+        return
     subprocess.run([os.path.join(ROOT, "scripts", "lab"), "down"], check=True)
     subprocess.run([os.path.join(ROOT, "scripts", "lab"), "up", "--no-site"], check=True)
     yield
     if os.environ.get("WGSPREAD_KEEP_LAB") != "1":
         subprocess.run([os.path.join(ROOT, "scripts", "lab"), "down"], check=True)
+
+
+class Pinger(object):
+    """A ping every ``interval`` seconds through a tunnel, from inside a gateway, while the test
+    changes something. ``result()`` gives (sent, received, longest silence in seconds): the
+    longest time between two replies, i.e. the outage as the pinging side saw it (start the
+    change a moment after the pinger). Late replies count as received; the silence shows the
+    delay."""
+
+    REPLY = re.compile(r"^\[(\d+\.\d+)\] \d+ bytes from .*icmp_seq=\d+")
+
+    def __init__(self, gateway, address, count, interval=0.01):
+        self.gateway, self.address = gateway, address
+        self.process = subprocess.Popen(
+            ["podman", "exec", container(gateway), "ping", "-D", "-n", "-i", str(interval), "-W", "1",
+             "-c", str(count), address], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def running(self):
+        return self.process.poll() is None
+
+    def stop(self):
+        """End the pings now, as Ctrl-C would: ping prints its statistics on SIGINT."""
+        sh(self.gateway, "pkill -INT -f '^ping -D -n .* %s$'" % self.address.replace(".", "[.]"))
+
+    def result(self, timeout=180):
+        out = self.process.communicate(timeout=timeout)[0]
+        match = re.search(r"(\d+) packets transmitted, (\d+) received", out)
+        assert match, out[-2000:]
+        sent, received = map(int, match.groups())
+        replies = [float(m.group(1)) for m in map(self.REPLY.match, out.splitlines()) if m]
+        times = sorted(replies)
+        silence = max(b - a for a, b in zip(times, times[1:], strict=False)) if len(times) > 1 else float("inf")
+        return sent, received, silence
