@@ -34,13 +34,13 @@ options:
       - When the file holds another value, it is replaced (a preshared key that differs from the
         peer's makes the link fail, so the owning end's value wins).
     type: str
+extends_documentation_fragment:
+  - sitelink.wgspread.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: In check mode no key is generated; RV(public_key) is empty when the key does not exist yet.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
     details: Key material is never shown.
 author:
