@@ -6,6 +6,9 @@
 
 Nothing here runs a command. The NIC modules feed it what ethtool printed and act on what it
 decides, so tests can feed outputs recorded on real drivers.
+
+Here too, so that on_unsupported means the same in every NIC module (the sysfs ones,
+irq_affinity, rps_xps and napi_threaded, included): exit_unsupported and report_unsupported.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -47,6 +50,24 @@ def exit_unsupported(module, reason, warning, fail_msg=None, **result):
     if module.params["on_unsupported"] == "warn":
         module.warn(warning)
     module.exit_json(changed=False, **dict(common, **result))
+
+
+def report_unsupported(module, result, reasons, fail_prefix, warn_prefix=None):
+    """Add what a NIC module could not do to ``result``, and act as its on_unsupported says.
+
+    For modules that do what they can and list the rest (``reasons``, one per refusal);
+    exit_unsupported is for the ones that could do nothing. Sets ``unsupported`` and, when
+    there are reasons, ``unsupported_reason``; then ``fail`` fails with "FAIL_PREFIX: REASONS",
+    ``warn`` warns "WARN_PREFIX: REASONS", ``skip`` returns silently, as without reasons.
+    """
+    result["unsupported"] = bool(reasons)
+    if not reasons:
+        return
+    result["unsupported_reason"] = "; ".join(reasons)
+    if module.params["on_unsupported"] == "fail":
+        module.fail_json(msg="%s: %s" % (fail_prefix, result["unsupported_reason"]), **result)
+    if module.params["on_unsupported"] == "warn":
+        module.warn("%s: %s" % (warn_prefix, result["unsupported_reason"]))
 
 
 def run_ethtool(host, argv):

@@ -25,6 +25,36 @@ def refusal(exc):
     return None
 
 
+def _read_text(path):
+    """File content as text, or None when the file does not exist."""
+    try:
+        with open(path, "r") as handle:
+            return handle.read()
+    except (IOError, OSError) as exc:
+        if getattr(exc, "errno", None) == errno.ENOENT:
+            return None
+        raise
+
+
+def _replace_file(path, content, mode, fsync=False):
+    """Write ``content`` to a temporary file beside ``path`` with ``mode`` from the first byte,
+    then rename it over ``path``: readers see the old file or the new one, never a part, and
+    never the content with looser permissions. ``fsync``: on disk before the rename."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".wgspread-")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(content)
+            if fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.rename(tmp, path)
+    except Exception:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 class CommandError(Exception):
     def __init__(self, argv, rc, stdout, stderr):
         self.argv, self.rc, self.stdout, self.stderr = argv, rc, stdout, stderr
@@ -53,32 +83,14 @@ class Host(object):
 
     def read(self, path):
         """File content as text, or None when the file does not exist."""
-        try:
-            with open(path, "r") as handle:
-                return handle.read()
-        except (IOError, OSError) as exc:
-            if getattr(exc, "errno", None) == 2:
-                return None
-            raise
+        return _read_text(path)
 
     def exists(self, path):
         return os.path.exists(path)
 
     def write_private(self, path, content):
         """Write atomically with mode 0600 from the first byte: secrets never sit world-readable."""
-        directory = os.path.dirname(path)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".wgspread-")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.rename(tmp, path)
-        except Exception:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        _replace_file(path, content, 0o600, fsync=True)
 
     def remove(self, path):
         if os.path.exists(path):
@@ -95,13 +107,7 @@ class Host(object):
 
     def sysread(self, path):
         """Content of a /proc or /sys file (or any file) below root; None when it does not exist."""
-        try:
-            with open(self.at(path), "r") as handle:
-                return handle.read()
-        except (IOError, OSError) as exc:
-            if getattr(exc, "errno", None) == 2:
-                return None
-            raise
+        return _read_text(self.at(path))
 
     def syslist(self, path):
         """Entry names of a directory below root, sorted; [] when it does not exist."""
@@ -129,16 +135,7 @@ class Host(object):
         directory = os.path.dirname(path)
         if not os.path.isdir(directory):
             os.makedirs(directory, 0o755)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".wgspread-")
-        try:
-            os.fchmod(fd, mode)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(content)
-            os.rename(tmp, path)
-        except Exception:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        _replace_file(path, content, mode)
 
     def remove_file(self, path):
         """Remove a plain file below root if it exists."""

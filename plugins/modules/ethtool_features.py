@@ -37,12 +37,12 @@ options:
     type: str
     choices: [fail, warn, skip]
     default: warn
+extends_documentation_fragment:
+  - sitelink.wgspread.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Before and after are one line per requested feature.
 notes:
@@ -87,7 +87,7 @@ unsupported_reason:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
-    Unsupported, check_result, exit_unsupported, parse_features, run_ethtool,
+    Unsupported, check_result, exit_unsupported, parse_features, report_unsupported, run_ethtool,
 )
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
 
@@ -153,14 +153,12 @@ def main():
         ),
         supports_check_mode=True,
     )
-    device, on_unsupported = module.params["device"], module.params["on_unsupported"]
+    device = module.params["device"]
     try:
         features = Features(Host(module), module.params)
         plan = features.plan()
-        if plan["unsupported"] and on_unsupported == "fail":
-            reason = "; ".join(plan["unsupported"])
-            module.fail_json(msg="%s: not supported: %s" % (device, reason), changes=[], unsupported=True,
-                             unsupported_reason=reason)
+        if plan["unsupported"] and module.params["on_unsupported"] == "fail":  # before anything is switched
+            report_unsupported(module, dict(changes=[]), plan["unsupported"], "%s: not supported" % device)
         if plan["todo"] and not module.check_mode:
             features.apply(plan)
     except Unsupported as exc:
@@ -169,14 +167,8 @@ def main():
     except (TypeError, ValueError, CommandError) as exc:
         module.fail_json(msg="%s: %s" % (device, exc))
 
-    result = dict(changed=bool(plan["changes"]), changes=plan["changes"], features=plan["after"],
-                  unsupported=bool(plan["unsupported"]))
-    if plan["unsupported"]:
-        result["unsupported_reason"] = "; ".join(plan["unsupported"])
-        if on_unsupported == "fail":
-            module.fail_json(msg="%s: not supported: %s" % (device, result["unsupported_reason"]), **result)
-        if on_unsupported == "warn":
-            module.warn("%s: left as it is: %s" % (device, result["unsupported_reason"]))
+    result = dict(changed=bool(plan["changes"]), changes=plan["changes"], features=plan["after"])
+    report_unsupported(module, result, plan["unsupported"], "%s: not supported" % device, "%s: left as it is" % device)
     if module._diff:
         result["diff"] = dict(before="".join("%s: %s\n" % (n, onoff(v)) for n, v in sorted(plan["before"].items())),
                               after="".join("%s: %s\n" % (n, onoff(v)) for n, v in sorted(plan["after"].items())))

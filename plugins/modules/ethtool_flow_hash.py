@@ -47,12 +47,12 @@ options:
     type: str
     choices: [fail, warn, skip]
     default: warn
+extends_documentation_fragment:
+  - sitelink.wgspread.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Before and after are the field letters per flow type.
 notes:
@@ -100,7 +100,7 @@ unsupported_reason:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
-    Unsupported, normalize_fields, parse_flow_hash, run_ethtool,
+    Unsupported, normalize_fields, parse_flow_hash, report_unsupported, run_ethtool,
 )
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
 
@@ -164,24 +164,16 @@ def main():
     try:
         flow_hash = FlowHash(Host(module), module.params)
         plan = flow_hash.plan()
-        if plan["unsupported"] and module.params["on_unsupported"] == "fail":
-            reason = "; ".join(plan["unsupported"])
-            module.fail_json(msg="%s: not supported by the driver: %s" % (device, reason), changes=[],
-                             unsupported=True, unsupported_reason=reason)
+        if plan["unsupported"] and module.params["on_unsupported"] == "fail":  # before anything is set
+            report_unsupported(module, dict(changes=[]), plan["unsupported"], "%s: not supported by the driver" % device)
         if plan["todo"] and not module.check_mode:
             flow_hash.apply(plan)
     except (ValueError, CommandError) as exc:
         module.fail_json(msg="%s: %s" % (device, exc))
 
-    result = dict(changed=bool(plan["changes"]), changes=plan["changes"], fields=plan["after"],
-                  unsupported=bool(plan["unsupported"]))
-    if plan["unsupported"]:
-        reason = "; ".join(plan["unsupported"])
-        result["unsupported_reason"] = reason
-        if module.params["on_unsupported"] == "fail":
-            module.fail_json(msg="%s: not supported by the driver: %s" % (device, reason), **result)
-        if module.params["on_unsupported"] == "warn":
-            module.warn("%s: rx-flow-hash left as it is where the driver does not support it: %s" % (device, reason))
+    result = dict(changed=bool(plan["changes"]), changes=plan["changes"], fields=plan["after"])
+    report_unsupported(module, result, plan["unsupported"], "%s: not supported by the driver" % device,
+                       "%s: rx-flow-hash left as it is where the driver does not support it" % device)
     if module._diff:
         result["diff"] = dict(before=text(plan["before"]), after=text(plan["after"]))
     module.exit_json(**result)

@@ -69,12 +69,12 @@ options:
     type: str
     choices: [fail, warn, skip]
     default: warn
+extends_documentation_fragment:
+  - sitelink.wgspread.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Before and after are one line per queue IRQ (number, name, CPUs), and the irqbalance drop-in when it changes.
 notes:
@@ -137,7 +137,7 @@ from ansible_collections.sitelink.wgspread.plugins.module_utils.cpus import (
     IRQBALANCE_DROPIN, assign_irqs, cpu_order, format_cpulist, irqbalance_dropin, parse_cpulist, parse_interrupts,
     parse_systemctl_show, queue_irqs,
 )
-from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import Unsupported, exit_unsupported
+from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import Unsupported, exit_unsupported, report_unsupported
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
 
 
@@ -262,7 +262,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    device, on_unsupported = module.params["device"], module.params["on_unsupported"]
+    device = module.params["device"]
     affinity = Affinity(Host(module), module.params)
     try:
         plan = affinity.plan()
@@ -277,13 +277,8 @@ def main():
     refused = set(int(r.split()[1]) for r in plan["unsupported"])
     changes = [c for c in plan["changes"] if not (c.startswith("irq ") and int(c.split()[1]) in refused)]
     result = dict(changed=bool(changes), changes=changes, mapping=plan["mapping"], numa_node=plan["numa_node"],
-                  irqbalance=plan["irqbalance"], unsupported=bool(plan["unsupported"]))
-    if plan["unsupported"]:
-        result["unsupported_reason"] = "; ".join(plan["unsupported"])
-        if on_unsupported == "fail":
-            module.fail_json(msg="%s: %s" % (device, result["unsupported_reason"]), **result)
-        if on_unsupported == "warn":
-            module.warn("%s: %s" % (device, result["unsupported_reason"]))
+                  irqbalance=plan["irqbalance"])
+    report_unsupported(module, result, plan["unsupported"], device, device)
     if plan["irqbalance"].get("active") and module.params["irqbalance"] == "ignore":
         module.warn("irqbalance is running and will likely move the pinned IRQs (irqbalance: ignore)")
     if module._diff:

@@ -43,12 +43,12 @@ options:
     type: str
     choices: [fail, warn, skip]
     default: warn
+extends_documentation_fragment:
+  - sitelink.wgspread.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Before and after are one line per device with the value of its C(threaded) file.
 seealso:
@@ -89,6 +89,7 @@ unsupported_reason:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import report_unsupported
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import Host, refusal
 
 
@@ -159,7 +160,6 @@ def main():
         ),
         supports_check_mode=True,
     )
-    on_unsupported = module.params["on_unsupported"]
     threaded = Threaded(Host(module), module.params)
     try:
         plan = threaded.plan()
@@ -168,14 +168,8 @@ def main():
     except (ValueError, IOError, OSError) as exc:
         module.fail_json(msg=str(exc))
 
-    result = dict(changed=bool(plan["changes"]), changes=plan["changes"], threaded=plan["after"],
-                  unsupported=bool(plan["unsupported"]))
-    if plan["unsupported"]:
-        result["unsupported_reason"] = "; ".join(plan["unsupported"])
-        if on_unsupported == "fail":
-            module.fail_json(msg="threaded NAPI not supported: %s" % result["unsupported_reason"], **result)
-        if on_unsupported == "warn":
-            module.warn("threaded NAPI left as it is: %s" % result["unsupported_reason"])
+    result = dict(changed=bool(plan["changes"]), changes=plan["changes"], threaded=plan["after"])
+    report_unsupported(module, result, plan["unsupported"], "threaded NAPI not supported", "threaded NAPI left as it is")
     if module._diff:
         before = dict((device, plan["before"].get(device)) for device in plan["after"])
         result["diff"] = dict(before=text(before), after=text(plan["after"]))

@@ -63,13 +63,13 @@ options:
         second listing equals the first and equals the live table. The result is RV(idempotent).
     type: bool
     default: false
+extends_documentation_fragment:
+  - sitelink.wgspread.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module never changes anything, in check mode or not.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Before is the live table, after the desired table, both as text rendered from nft's normalized JSON.
 notes:

@@ -80,12 +80,12 @@ options:
     type: str
     choices: [fail, warn, skip]
     default: warn
+extends_documentation_fragment:
+  - sitelink.wgspread.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Before and after are one line per queue file with its CPU list.
 seealso:
@@ -139,7 +139,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sitelink.wgspread.plugins.module_utils.cpus import (
     format_cpulist, format_mask, parse_cpulist, parse_mask, possible_count, roundup_pow2, spread,
 )
-
+from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import report_unsupported
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import Host, refusal
 
 SOCK_FLOW = "/proc/sys/net/core/rps_sock_flow_entries"
@@ -279,14 +279,12 @@ def main():
         ),
         supports_check_mode=True,
     )
-    device, on_unsupported = module.params["device"], module.params["on_unsupported"]
+    device = module.params["device"]
     steering = Steering(Host(module), dict(module.params, check_mode=module.check_mode))
     try:
         plan = steering.plan()
-        if plan["unsupported"] and on_unsupported == "fail":
-            reason = "; ".join(plan["unsupported"])
-            module.fail_json(msg="%s: not supported: %s" % (device, reason), unsupported=True,
-                             unsupported_reason=reason, changes=[])
+        if plan["unsupported"] and module.params["on_unsupported"] == "fail":  # before anything is written
+            report_unsupported(module, dict(changes=[]), plan["unsupported"], "%s: not supported" % device)
         if plan["todo"] and not module.check_mode:
             steering.apply(plan)
     except (ValueError, IOError, OSError) as exc:
@@ -294,13 +292,9 @@ def main():
 
     queues = [dict((k, v) for k, v in q.items() if k != "before") for q in plan["queues"]]
     result = dict(changed=bool(plan["changes"]), changes=plan["changes"], queues=queues,
-                  rps_enabled=plan["rps_enabled"], unsupported=bool(plan["unsupported"]))
-    if plan["unsupported"]:
-        result["unsupported_reason"] = "; ".join(plan["unsupported"])
-        if on_unsupported == "fail":  # refusals found while writing (what could be written is)
-            module.fail_json(msg="%s: not supported: %s" % (device, result["unsupported_reason"]), **result)
-        if on_unsupported == "warn":
-            module.warn("%s: left as it is: %s" % (device, result["unsupported_reason"]))
+                  rps_enabled=plan["rps_enabled"])
+    # Failing here (on_unsupported: fail) means refusals found while writing: what could be written is.
+    report_unsupported(module, result, plan["unsupported"], "%s: not supported" % device, "%s: left as it is" % device)
     if module._diff:
         result["diff"] = dict(
             before="".join("%s: %s\n" % (q["file"], format_cpulist(q["before"]) or "none") for q in plan["queues"]),

@@ -44,14 +44,14 @@ options:
         only for the links named in C(wireguard_rotate_keys).
     type: bool
     default: false
+extends_documentation_fragment:
+  - sitelink.wgspread.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: In check mode no key is generated; RV(public_key) is empty when the key does not exist yet
       or is to be rotated.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
     details: Key material is never shown.
 author:

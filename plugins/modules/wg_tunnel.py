@@ -86,12 +86,12 @@ options:
         description: Seconds between keepalives; 0 turns them off.
         type: int
         default: 0
+extends_documentation_fragment:
+  - sitelink.wgspread.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The diff shows the config file with private and preshared keys masked.
 author:

@@ -1,8 +1,9 @@
 """A three-gateway fleet (hub, spoke1, spoke2) as FakeHosts over recorded outputs.
 
 The nft outputs are the check-*.json fixtures (tests/unit/fixtures/nft, recorded by
-record_check_fixtures.py with the same LINKS and HOSTVARS). The ``wg show dump`` texts
-are written here in wg's format with real key pairs made for these tests.
+record_check_fixtures.py, which imports INVENTORY, HOSTVARS and LINKS from here: change
+them and the fixtures must be recorded again). The ``wg show dump`` texts are written
+here in wg's format with real key pairs made for these tests.
 """
 
 import json

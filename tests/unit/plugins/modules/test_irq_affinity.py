@@ -10,17 +10,11 @@ from ansible_collections.sitelink.wgspread.plugins.modules import irq_affinity
 from ansible_collections.sitelink.wgspread.plugins.modules.irq_affinity import Affinity
 from ethtool_fixtures import text
 from fakehost import ReplayModule, run_module
+from sysroot import put
 
 SHOW = ("systemctl", "show", "-p", "LoadState", "-p", "ActiveState", "-p", "UnitFileState", "irqbalance.service")
 RUNNING = "LoadState=loaded\nActiveState=active\nUnitFileState=enabled\n"
 ABSENT = "LoadState=not-found\nActiveState=inactive\nUnitFileState=\n"
-
-
-def put(root, path, content):
-    path = os.path.join(str(root), path.lstrip("/"))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as handle:
-        handle.write(content)
 
 
 def virtio_tree(root):

@@ -8,18 +8,7 @@ from ansible_collections.sitelink.wgspread.plugins.module_utils.host import Host
 from ansible_collections.sitelink.wgspread.plugins.modules import rps_xps
 from ansible_collections.sitelink.wgspread.plugins.modules.rps_xps import Steering
 from fakehost import ReplayModule, run_module
-
-
-def put(root, path, content):
-    path = os.path.join(str(root), path.lstrip("/"))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as handle:
-        handle.write(content)
-
-
-def read(root, path):
-    with open(os.path.join(str(root), path.lstrip("/"))) as handle:
-        return handle.read().strip()
+from sysroot import put, read
 
 
 def tree(root, rx, tx, possible, online=None, zero="0", xps=True):
