@@ -73,6 +73,11 @@ def spread_rules(tunnels, send=True, run_hosts=None, live_fold=None):
         else:
             rewrite = " udp dport set numgen inc mod %d map { %s }" % (
                 len(send_ports), ", ".join("%d : %d" % (i, port) for i, port in enumerate(send_ports)))
+            if family == "ip6":
+                # The kernel labels the tunnel's packets with a flow label hashed from the original
+                # ports. A receiver's flow hash (RPS, and routers' ECMP) stops at a non-zero flow
+                # label and never sees the ports we spread over: zero it (RFC 6437: "unlabelled").
+                rewrite += " ip6 flowlabel set 0"
         fold = set(spread["receive_ports"])
         if not send or not peer_in_run:
             fold |= set(live_fold.get(link, []))

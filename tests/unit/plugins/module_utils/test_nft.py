@@ -49,6 +49,17 @@ def test_ipv6_underlay_uses_ip6_matches():
     assert rules["prerouting"][0].startswith("ip6 saddr 2001:db8::2 udp dport { 51820 } notrack udp dport set 51820")
 
 
+def test_ipv6_sender_zeroes_the_flow_label_so_receivers_hash_the_spread_ports():
+    hostvars = {"hub": {"wgspread_underlay_address": "2001:db8::1", "wgspread_receive_cpus": 2},
+                "spoke1": {"wgspread_underlay_address": "2001:db8::2", "wgspread_receive_cpus": 2}}
+    rules = spread_rules(gateway_tunnels([LINK], "hub", INVENTORY, hostvars))
+    assert rules["output"] == [
+        'ip6 daddr 2001:db8::2 udp sport 51820 udp dport 51820 notrack udp dport set numgen inc mod 2 '
+        'map { 0 : 51820, 1 : 51821 } ip6 flowlabel set 0 comment "hub-spoke1: spread to spoke1"']
+    # nothing to spread, nothing to relabel: the flow keeps the label the kernel gave it
+    assert "flowlabel" not in spread_rules(gateway_tunnels([LINK], "hub", INVENTORY, hostvars), send=False)["output"][0]
+
+
 def test_spreading_refuses_a_dns_endpoint_naming_the_field():
     """Refused by the site-pair checks already, before any host changes (and by spread_rules itself)."""
     link = dict(LINK, endpoints={"spoke1": "spoke1.example.net"})
