@@ -5,6 +5,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -79,6 +80,21 @@ def wait_booted(gateway, seconds=90):
     raise AssertionError("%s did not boot in %d s" % (gateway, seconds))
 
 
+def wait_reachable(gateway, seconds=90):
+    """Wait until Ansible reaches a (re)started gateway over SSH again; returns the seconds waited.
+    After a restart the host's neighbour entry and Ansible's SSH master connection may still
+    point at the old container for a while: reachability is the precondition of the next run,
+    not what a test measures."""
+    started = time.time()
+    while True:
+        run = adhoc(gateway, "ansible.builtin.ping", {})
+        if run.rc == 0:
+            return time.time() - started
+        if time.time() - started > seconds:
+            raise AssertionError("%s not reachable over SSH %d s after its restart: %s" % (gateway, seconds, run.out[-1000:]))
+        time.sleep(2)
+
+
 def lab_session():
     """Bring up a fresh lab, yield, then remove it (unless WGSPREAD_KEEP_LAB=1).
     While working on one test, WGSPREAD_REUSE_LAB=1 runs it on the lab as it is."""
@@ -103,9 +119,12 @@ class Pinger(object):
 
     def __init__(self, gateway, address, count, interval=0.01):
         self.gateway, self.address = gateway, address
+        # A file, not a pipe: nobody reads a pipe until the end, and a full pipe (64 KiB, about
+        # 9 s of replies) would stall ping itself and fake an outage.
+        self.log = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(
             ["podman", "exec", container(gateway), "ping", "-D", "-n", "-i", str(interval), "-W", "1",
-             "-c", str(count), address], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             "-c", str(count), address], stdout=self.log, stderr=subprocess.STDOUT, text=True)
 
     def running(self):
         return self.process.poll() is None
@@ -115,11 +134,46 @@ class Pinger(object):
         sh(self.gateway, "pkill -INT -f '^ping -D -n .* %s$'" % self.address.replace(".", "[.]"))
 
     def result(self, timeout=180):
-        out = self.process.communicate(timeout=timeout)[0]
+        self.process.wait(timeout=timeout)
+        self.log.seek(0)
+        out = self.output = self.log.read()
+        self.log.close()
         match = re.search(r"(\d+) packets transmitted, (\d+) received", out)
         assert match, out[-2000:]
         sent, received = map(int, match.groups())
         replies = [float(m.group(1)) for m in map(self.REPLY.match, out.splitlines()) if m]
         times = sorted(replies)
         silence = max(b - a for a, b in zip(times, times[1:], strict=False)) if len(times) > 1 else float("inf")
+        # the slowest reply tells a delayed tunnel (high) from a stalled ping process (low)
+        rtt = re.search(r"rtt min/avg/max/mdev = [\d.]+/[\d.]+/([\d.]+)/", out)
+        self.max_rtt = float(rtt.group(1)) / 1000 if rtt else None
         return sent, received, silence
+
+
+# One pinger per tunnel, from the spoke's end: an echo and its reply cross the tunnel both ways.
+TUNNEL_PINGS = {"hub-spoke1": ("spoke1", "198.18.0.0"), "hub-spoke2": ("spoke2", "198.18.0.2")}
+
+
+def ping_every_tunnel(links=None, count=6000):
+    """Start a 10 ms ping through every tunnel of the lab (or the named links'); see Pinger."""
+    pingers = dict((link, Pinger(*TUNNEL_PINGS[link], count=count)) for link in links or TUNNEL_PINGS)
+    time.sleep(1)  # the first replies are in before the change starts
+    return pingers
+
+
+def stop_pings(pingers):
+    """Each pinger's (sent, received, longest silence); every one must still have been running."""
+    assert all(p.running() for p in pingers.values()), "a ping ended before the change did: raise its count"
+    for pinger in pingers.values():
+        pinger.stop()
+    return dict((link, pinger.result()) for link, pinger in pingers.items())
+
+
+def ping_figures(results, pingers=None):
+    """{link: (sent, lost, longest silence in s[, slowest reply in s])}, for printing."""
+    figures = {}
+    for link, (sent, received, silence) in results.items():
+        figures[link] = (sent, sent - received, round(silence, 3))
+        if pingers and pingers[link].max_rtt is not None:
+            figures[link] += (round(pingers[link].max_rtt, 3),)
+    return figures

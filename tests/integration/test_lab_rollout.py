@@ -9,12 +9,13 @@ then the real run (-vvv, to prove no key is ever printed), then the checks.
 import copy
 import json
 import re
-import subprocess
 import time
 
 import pytest
 
-from labkit import GATEWAYS, INVENTORY, container, lab_links, links_vars, playbook, sh
+from labkit import (
+    GATEWAYS, INVENTORY, lab_links, links_vars, ping_every_tunnel, ping_figures, playbook, sh, stop_pings,
+)
 
 USER_CONF = """[Interface]
 PrivateKey = {key}
@@ -129,20 +130,17 @@ def test_keepalive_change_is_applied_without_recreating_the_interface(rollout, t
     links = copy.deepcopy(lab_links())
     links[0]["persistent_keepalive"] = 10
     ifindex = sh("spoke1", "cat /sys/class/net/wg-hub/ifindex")
-    # 10 ms pings across the link for the whole run
-    pinger = subprocess.Popen(["podman", "exec", container("spoke1"), "ping", "-i", "0.01", "-c", "2500", "-q",
-                               "198.18.0.0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(1)
+    pingers = ping_every_tunnel()  # 10 ms pings through every tunnel for the whole run
     run = playbook("site.yml", INVENTORY, *links_vars(tmp_path, links))
-    out = pinger.communicate(timeout=120)[0]
+    results = stop_pings(pingers)
+    print("keepalive change, pings every 10 ms (sent, lost, longest silence s, slowest reply s): %s" % ping_figures(results, pingers))
     assert run.rc == 0, run.out[-3000:]
     assert run.recap["spoke1"]["changed"] >= 1 and run.recap["hub"]["changed"] >= 1
     assert run.recap["spoke2"]["changed"] == 0
     assert sh("spoke1", "wg show wg-hub persistent-keepalive").split()[-1] == "10"
     assert sh("hub", "wg show wg-spoke1 persistent-keepalive").split()[-1] == "10"
     assert sh("spoke1", "cat /sys/class/net/wg-hub/ifindex") == ifindex
-    sent, received = map(int, re.search(r"(\d+) packets transmitted, (\d+) received", out).groups())
-    print("keepalive change: %d pings sent at 10 ms, %d lost" % (sent, sent - received))
-    assert sent == 2500 and received == sent, out
+    for link, (sent, received, _silence) in results.items():
+        assert sent > 500 and received == sent, (link, sent, received)
     # and back to the lab's inventory, again without loss of state
     assert playbook("site.yml").rc == 0

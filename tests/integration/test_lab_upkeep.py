@@ -5,26 +5,10 @@ import time
 
 import pytest
 
-from labkit import GATEWAYS, INVENTORY, Pinger, playbook, sh
+from labkit import GATEWAYS, INVENTORY, TUNNEL_PINGS, ping_every_tunnel, ping_figures, playbook, sh, stop_pings
 
-# One pinger per tunnel, from the spoke's end: an echo and its reply cross the tunnel both ways.
-TUNNELS = {"hub-spoke1": ("spoke1", "198.18.0.0"), "hub-spoke2": ("spoke2", "198.18.0.2")}
 INTERFACES = {"hub-spoke1": (("hub", "wg-spoke1"), ("spoke1", "wg-hub")),
               "hub-spoke2": (("hub", "wg-spoke2"), ("spoke2", "wg-hub"))}
-
-
-def pinging(links=None, count=6000):
-    pingers = dict((link, Pinger(*TUNNELS[link], count=count)) for link in links or TUNNELS)
-    time.sleep(1)  # the first replies are in before the change starts
-    return pingers
-
-
-def stop(pingers):
-    """Each pinger's (sent, received, longest silence); every one must still have been running."""
-    assert all(p.running() for p in pingers.values()), "a ping ended before the change did: raise its count"
-    for pinger in pingers.values():
-        pinger.stop()
-    return dict((link, pinger.result()) for link, pinger in pingers.items())
 
 
 def public_keys(link):
@@ -50,29 +34,27 @@ def live(rolled_out):
 
 
 def test_a_run_that_changes_nothing_loses_no_ping_on_any_tunnel(live):
-    pingers = pinging()
+    pingers = ping_every_tunnel()
     run = playbook("site.yml")
-    results = stop(pingers)
-    print("no-change run, pings every 10 ms (sent, lost, longest silence s): %s"
-          % dict((link, (s, s - r, round(gap, 3))) for link, (s, r, gap) in results.items()))
+    results = stop_pings(pingers)
+    print("no-change run, pings every 10 ms (sent, lost, longest silence s, slowest reply s): %s" % ping_figures(results, pingers))
     assert run.rc == 0 and run.changed() == 0, run.recap
     for link, (sent, received, _silence) in results.items():
         assert sent > 1000 and received == sent, (link, sent, received)
 
 
 def test_rotating_all_keys_switches_both_ends_within_a_second_and_prints_nothing(live):
-    before = dict((link, public_keys(link)) for link in TUNNELS)
+    before = dict((link, public_keys(link)) for link in TUNNEL_PINGS)
     old_secrets = dict((g, secrets(g)) for g in GATEWAYS)
-    pingers = pinging()
+    pingers = ping_every_tunnel()
     run = playbook("site.yml", INVENTORY, "-v", "-e", "wireguard_rotate_keys=all")
-    results = stop(pingers)
-    print("key rotation of every link, pings every 10 ms (sent, lost, longest silence s): %s"
-          % dict((link, (s, s - r, round(gap, 3))) for link, (s, r, gap) in results.items()))
+    results = stop_pings(pingers)
+    print("key rotation of every link, pings every 10 ms (sent, lost, longest silence s, slowest reply s): %s" % ping_figures(results, pingers))
     assert run.rc == 0, run.out[-3000:]
     for link, (sent, received, silence) in results.items():
         assert silence < 1.0, (link, silence)
         assert received >= sent - 100, (link, sent, received)  # at 10 ms: under one second of pings
-    for link in TUNNELS:
+    for link in TUNNEL_PINGS:
         after = public_keys(link)
         (a, b) = [gateway for gateway, _interface in INTERFACES[link]]
         assert after[a][0] != before[link][a][0] and after[b][0] != before[link][b][0], link
@@ -119,13 +101,13 @@ def test_a_rotation_that_cannot_be_done_is_refused_before_any_change(live, args,
 
 def test_a_killed_wireguard_go_is_restarted_by_systemd(live):
     restarts = int(sh("hub", "systemctl show -p NRestarts --value wg-quick@wg-spoke1"))
-    pingers = pinging(["hub-spoke1"])
+    pingers = ping_every_tunnel(["hub-spoke1"])
     sh("hub", "kill -KILL $(pgrep -f '^wireguard-go wg-spoke1$')")
     deadline = time.time() + 20
     while "wg-spoke1" not in sh("hub", "ip -br link") and time.time() < deadline:
         time.sleep(0.2)
     time.sleep(3)  # handshake and a few pings after it
-    results = stop(pingers)
+    results = stop_pings(pingers)
     sent, received, silence = results["hub-spoke1"]
     print("wireguard-go killed on hub (wg-spoke1), pings every 10 ms: %d sent, %d lost, back after %.2f s"
           % (sent, sent - received, silence))
