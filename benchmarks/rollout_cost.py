@@ -30,6 +30,7 @@ import glob
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -185,25 +186,62 @@ def cpu_ticks():
     return sum(fields) - idle, sum(fields)
 
 
-def site(inventory, workdir, label, control_dir):
-    """One timed ansible-playbook site.yml; returns wall seconds, the recap and the machine's CPU busy %."""
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def container_cgroups(hosts):
+    """cpuacct.usage file of each gateway container (cgroup v1 here, cgroup v2 as a fallback)."""
+    paths = []
+    for host in hosts:
+        cgroup = subprocess.run(["podman", "container", "inspect", PREFIX + host, "--format", "{{.State.CgroupPath}}"],
+                                capture_output=True, text=True, timeout=30, check=False).stdout.strip()
+        for path in ("/sys/fs/cgroup/cpuacct%s/cpuacct.usage" % cgroup, "/sys/fs/cgroup%s/cpu.stat" % cgroup):
+            if cgroup and os.path.exists(path):
+                paths.append(path)
+                break
+    return paths if len(paths) == len(hosts) else None
+
+
+def gateways_cpu(paths):
+    """CPU seconds used so far by every process in the gateway containers, or None when unknown."""
+    if not paths:
+        return None
+    total = 0.0
+    for path in paths:
+        with open(path) as handle:
+            text = handle.read()
+        if path.endswith("cpuacct.usage"):
+            total += int(text) / 1e9
+        else:
+            total += int(re.search(r"^usage_usec (\d+)", text, re.M).group(1)) / 1e6
+    return total
+
+
+def site(inventory, workdir, label, control_dir, cgroups):
+    """One timed ansible-playbook site.yml: wall seconds, the recap, CPU seconds of ansible and of the gateways,
+    and the machine's CPU busy %."""
     os.makedirs(control_dir, exist_ok=True)
     logfile = os.path.join(workdir, label + ".log")
     argv = [ansible_bin("ansible-playbook"), "-i", inventory, os.path.join(ROOT, "playbooks", "site.yml")]
     busy0, total0 = cpu_ticks()
+    ctl0, gw0 = children_cpu(), gateways_cpu(cgroups)
     start = time.monotonic()
     with open(logfile, "w") as out:
         proc = subprocess.run(argv, cwd=ROOT, env=ansible_env(control_dir), stdout=out, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL, timeout=1800, check=False)
     seconds = time.monotonic() - start
     busy1, total1 = cpu_ticks()
+    ctl1, gw1 = children_cpu(), gateways_cpu(cgroups)
     with open(logfile) as handle:
         text = handle.read()
     recap = dict((m.group(1), dict(zip(("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored"),
                                        map(int, m.groups()[1:]), strict=True)))
                  for m in RECAP_RE.finditer(text.split("PLAY RECAP", 1)[-1]))
     return {"label": label, "seconds": seconds, "rc": proc.returncode, "recap": recap, "log": logfile,
-            "busy": 100.0 * (busy1 - busy0) / max(1, total1 - total0), "tail": "".join(text.splitlines(True)[-40:])}
+            "busy": 100.0 * (busy1 - busy0) / max(1, total1 - total0), "cpu_ctl": ctl1 - ctl0,
+            "cpu_gw": gw1 - gw0 if gw0 is not None else None, "tail": "".join(text.splitlines(True)[-40:])}
 
 
 def check_run(run, hosts, noop):
@@ -261,8 +299,11 @@ def measure(gateways, args, workdir):
     boot = time.monotonic() - start
     log("%d gateways: containers up and answering ssh in %.0f s (not timed); first run ..." % (gateways, boot))
 
-    result = {"gateways": gateways, "links": spokes, "boot": boot, "load_before": loadavg()}
-    first = site(inventory, sizedir, "first", os.path.join(sizedir, "cp-first"))
+    cgroups = container_cgroups(hosts)
+    if not cgroups:
+        log("no cpuacct for the containers: gateway CPU seconds not measured")
+    result = {"gateways": gateways, "links": spokes, "boot": boot, "load_before": loadavg(), "others": other_containers()}
+    first = site(inventory, sizedir, "first", os.path.join(sizedir, "cp-first"), cgroups)
     close_masters(os.path.join(sizedir, "cp-first"))
     check_run(first, hosts, noop=False)
     result["first"] = first
@@ -273,7 +314,7 @@ def measure(gateways, args, workdir):
 
     noops = []
     for number in range(1, args.repeat + 1):
-        run = site(inventory, sizedir, "noop%d" % number, os.path.join(sizedir, "cp-noop%d" % number))
+        run = site(inventory, sizedir, "noop%d" % number, os.path.join(sizedir, "cp-noop%d" % number), cgroups)
         if number < args.repeat:
             close_masters(os.path.join(sizedir, "cp-noop%d" % number))
         check_run(run, hosts, noop=True)
@@ -281,7 +322,7 @@ def measure(gateways, args, workdir):
         log("%d gateways: no-op run %d/%d %.1f s, changed=0 on all %d hosts" % (gateways, number, args.repeat, run["seconds"], len(hosts)))
     # Side figure: one more no-op run over the last run's ssh masters (ControlPersist), as a re-run within 60 s.
     last = os.path.join(sizedir, "cp-noop%d" % args.repeat)
-    warm = site(inventory, sizedir, "noop-warm", last)
+    warm = site(inventory, sizedir, "noop-warm", last, cgroups)
     close_masters(last)
     check_run(warm, hosts, noop=True)
     log("%d gateways: no-op run over open ssh connections %.1f s" % (gateways, warm["seconds"]))
@@ -289,20 +330,53 @@ def measure(gateways, args, workdir):
     times = [run["seconds"] for run in noops]
     result["noop_min"], result["noop_median"] = min(times), statistics.median(times)
     result["ratio"] = result["noop_median"] / first["seconds"]
+    result["cpu_first"] = cpu_total(first)
     return result
+
+
+def cpu_total(run):
+    return run["cpu_ctl"] + run["cpu_gw"] if run["cpu_gw"] is not None else None
+
+
+def other_containers():
+    """Running containers that are not the benchmark's, by name prefix (what else shares the host)."""
+    names = subprocess.run(["podman", "ps", "--format", "{{.Names}}"], capture_output=True, text=True,
+                           timeout=30, check=False).stdout.split()
+    groups = {}
+    for name in names:
+        if not name.startswith(PREFIX):
+            key = name.split("-", 1)[0] + "-*" if "-" in name else name
+            groups[key] = groups.get(key, 0) + 1
+    return ", ".join("%d %s" % (n, key) for key, n in sorted(groups.items())) or "none"
 
 
 # ---------------------------------------------------------------- report
 
 def table_lines(results, repeat):
+    """The wall-time table (what issue 7 asks for)."""
     lines = ["| gateways | links | first run s | no-op s (min / median of %d) | no-op / first | no-op s, open ssh | "
-             "tasks changed, first run | machine CPU busy, first / no-op | load avg before -> after |" % repeat,
-             "|---|---|---|---|---|---|---|---|---|"]
+             "load avg before -> after |" % repeat,
+             "|---|---|---|---|---|---|---|"]
     for r in results:
-        lines.append("| %d | %d | %.1f | %.1f / %.1f | %.2f | %.1f | %d | %.0f %% / %.0f %% | %s -> %s |" % (
+        lines.append("| %d | %d | %.1f | %.1f / %.1f | %.2f | %.1f | %s -> %s |" % (
             r["gateways"], r["links"], r["first"]["seconds"], r["noop_min"], r["noop_median"], r["ratio"],
-            r["warm"]["seconds"], r["changed_first"], r["first"]["busy"],
-            statistics.median(run["busy"] for run in r["noops"]), r["load_before"].split()[0], r["load_after"].split()[0]))
+            r["warm"]["seconds"], r["load_before"].split()[0], r["load_after"].split()[0]))
+    return lines
+
+
+def cpu_lines(results):
+    """CPU seconds: less sensitive than wall time to what else runs on the host."""
+    def fmt(run):
+        return "%.1f + %s" % (run["cpu_ctl"], "%.1f" % run["cpu_gw"] if run["cpu_gw"] is not None else "?")
+    lines = ["| gateways | first run CPU s (ansible + gateways) | no-op CPU s (ansible + gateways; the median run) | "
+             "no-op / first, CPU s | machine CPU busy, first / no-op | tasks changed, first run |",
+             "|---|---|---|---|---|---|"]
+    for r in results:
+        middle = sorted(r["noops"], key=lambda run: cpu_total(run) or 0)[(len(r["noops"]) - 1) // 2]
+        ratio = "%.2f" % (cpu_total(middle) / r["cpu_first"]) if r["cpu_first"] and cpu_total(middle) is not None else "?"
+        lines.append("| %d | %s | %s | %s | %.0f %% / %.0f %% | %d |" % (
+            r["gateways"], fmt(r["first"]), fmt(middle), ratio, r["first"]["busy"],
+            statistics.median(run["busy"] for run in r["noops"]), r["changed_first"]))
     return lines
 
 
@@ -337,12 +411,14 @@ def forks():
 
 def busy_note(results):
     loads = [float(r["load_before"].split()[0]) for r in results]
-    if max(loads) >= 0.5:
-        return ("The host was not idle: the 1-min load average was %.2f-%.2f before the sizes' first runs, with other "
-                "engineers' container tests (their own lab and molecule scenarios) running on the same 2 cores during the "
-                "benchmark. That load competes with the gateways' apt and systemd and with ansible itself, so every figure "
-                "below carries it." % (min(loads), max(loads)))
-    return "The host was otherwise idle (1-min load average below 0.5 before every first run)."
+    others = "; ".join("%d gateways: %s" % (r["gateways"], r["others"]) for r in results)
+    if max(loads) >= 0.5 or any(r["others"] != "none" for r in results):
+        return ("The host was not idle: the 1-min load average was %.2f-%.2f before the sizes' first runs, and other "
+                "containers were running next to the benchmark's when each size started (%s): other people's tests on the "
+                "same %d cores. That load competes with the gateways' apt and systemd and with ansible itself, so every "
+                "wall time above carries it; the CPU-seconds table carries it much less."
+                % (min(loads), max(loads), others, CPUS))
+    return "The host was otherwise idle (1-min load average below 0.5 before every first run, no other containers)."
 
 
 def task_results(run):
@@ -370,18 +446,24 @@ def write_doc(results, args, meta):
     sizes = sorted(by)
     if len(sizes) >= 2:
         small, large = by[sizes[0]], by[sizes[-1]]
-        scaling.append("- From %d to %d gateways (%.0fx the links): the first run grew %.1fx (%.1f -> %.1f s), the no-op "
-                       "run %.1fx (%.1f -> %.1f s, medians)." % (
-                           small["gateways"], large["gateways"], large["links"] / float(small["links"]),
+        scaling.append("- From %d to %d gateways (%.1fx the gateways, %.0fx the links): wall time of the first run %.1fx "
+                       "(%.1f -> %.1f s), of the no-op run %.1fx (%.1f -> %.1f s, medians)." % (
+                           small["gateways"], large["gateways"], large["gateways"] / float(small["gateways"]),
+                           large["links"] / float(small["links"]),
                            large["first"]["seconds"] / small["first"]["seconds"], small["first"]["seconds"], large["first"]["seconds"],
                            large["noop_median"] / small["noop_median"], small["noop_median"], large["noop_median"]))
+        if small["cpu_first"] and large["cpu_first"]:
+            scaling.append("- CPU seconds of the first run (ansible + gateways) grew %.1fx (%.0f -> %.0f s), %.1f -> %.1f s "
+                           "per gateway." % (large["cpu_first"] / small["cpu_first"], small["cpu_first"], large["cpu_first"],
+                                             small["cpu_first"] / small["gateways"], large["cpu_first"] / large["gateways"]))
     text = DOC_TEMPLATE.format(
         command=meta["command"], date=meta["date"], elapsed=meta["elapsed"], cpus=CPUS, cpu_model=v["cpu_model"],
         mem=v["mem_gb"], kernel=v["kernel"], ansible=v["ansible"], python=v["python"], podman=v["podman"],
         forks=v["forks"][0], forks_from=v["forks"][1], image=IMAGE, image_id=v["image_id"],
         image_created=v["image_created"], image_mb=v["image_mb"], repeat=args.repeat,
         sizes=", ".join(str(s) for s in sizes), prefix=PREFIX, net=NET, subnet=SUBNET_PREFIX + ".0/24",
-        table="\n".join(table_lines(results, args.repeat)), details="\n".join(detail_lines(results)),
+        table="\n".join(table_lines(results, args.repeat)), cpu_table="\n".join(cpu_lines(results)),
+        details="\n".join(detail_lines(results)),
         scaling="\n".join(scaling) or "- (one size only)", load_start=meta["load_start"], load_end=meta["load_end"],
         busy=busy_note(results), fork_note=("%d forks cover every gateway of the largest size (%d), so no run waits for a "
                                             "free fork" % (v["forks"][0], max(sizes)) if v["forks"][0] >= max(sizes) else
@@ -430,12 +512,22 @@ no-op re-run cost, and how do both grow with the number of gateways?
   - every timed run opens new ssh connections (its own ControlPath dir), like a re-run more than 60 s
     later. The "open ssh" column is one more no-op run over the previous run's ssh masters, as a re-run
     within ControlPersist's 60 s sees it; it is not in the ratio.
-- Machine CPU busy: /proc/stat over the run, all CPUs, everything on the host (the containers, ansible,
-  and other people's work).
+- Also measured for every run, because wall time on a shared machine depends on what else runs: CPU
+  seconds of ansible (`ansible-playbook`, its forks and their ssh clients: the benchmark's waited-for
+  children, getrusage; the detached ssh ControlPersist masters are not in it) and of the gateways (every
+  process in the containers: the cgroups' `cpuacct.usage`, background such as wireguard-go keepalives
+  included); and the machine's CPU busy share (/proc/stat, all CPUs, everything on the host, other
+  people's work included).
 
 ## Results
 
+Wall time:
+
 {table}
+
+CPU seconds:
+
+{cpu_table}
 
 {scaling}
 
@@ -446,14 +538,18 @@ Per size:
 ## Noise
 
 - {busy}
-- Load average (1/5/15 min) at the start of the benchmark: {load_start}; at the end: {load_end}. The table's
-  load columns are the 1-min figure just before each size's first run and after its last no-op run.
+- Load average (1/5/15 min) at the start of the benchmark: {load_start}; at the end: {load_end}. The
+  wall-time table's load column is the 1-min figure just before each size's first run and after its
+  last no-op run.
 - The no-op figure is min and median of {repeat} runs; their spread (the per-size list above) shows the
-  run-to-run noise. The first run is measured once per size: it includes downloads from the mirror, whose
-  speed this benchmark does not control, so treat differences of a few seconds between first runs as noise.
+  run-to-run noise. The first run is measured once per size (each one needs fresh containers): its
+  noise is not measured here, and it includes downloads from the mirror, whose speed this benchmark
+  does not control.
 - Controller and gateways share the same {cpus} cores: ansible's forks and the gateways' apt, dpkg and
-  systemd compete for them (see the CPU busy column). On real gateways the per-host work runs on each
-  gateway's own CPUs, so the first run would grow less with the number of gateways than it does here.
+  systemd compete for them (machine CPU busy near 100 % means the run was CPU-bound, and then its wall
+  time is roughly the CPU seconds of everything on the host divided by {cpus}). On real gateways the
+  per-host work runs on each gateway's own CPUs, and only the controller's share (the "ansible" CPU
+  seconds) stays on one machine, so a real first run grows less with the number of gateways than here.
 """
 
 
@@ -509,6 +605,8 @@ def main():
     meta["load_end"] = loadavg()
     meta["elapsed"] = time.time() - started
     print("\n".join(table_lines(results, args.repeat)))
+    print()
+    print("\n".join(cpu_lines(results)))
     print("forks %d (%s); %d CPUs; load average at start %s, at end %s; %.0f s"
           % (meta["versions"]["forks"][0], meta["versions"]["forks"][1], CPUS, meta["load_start"], meta["load_end"], meta["elapsed"]))
     if not args.no_doc:
