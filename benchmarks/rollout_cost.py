@@ -277,6 +277,84 @@ def ping_tunnels(spokes):
     return tries
 
 
+# ---------------------------------------------------------------- inotify
+
+# Rootful containers run as uid 0 of the host, so every gateway's systemd, dbus-daemon, logind and
+# wireguard-go draw on root's one fs.inotify.max_user_instances (128 by default), together with every
+# other rootful container on the host. When it runs out, systemd logs "Failed to allocate inotify fd:
+# Too many open files" and wireguard-go exits at start (its UAPI socket is watched with inotify), so
+# wg-quick fails with "Unable to modify interface: Protocol not supported"; and so would the other
+# labs' containers. Measured on the lab image: 7 instances per booted gateway (systemd 5, dbus-daemon 1,
+# systemd-logind 1), 1 per wireguard-go process (one per link end).
+INOTIFY_LIMIT = "/proc/sys/fs/inotify/max_user_instances"
+INOTIFY_PER_GATEWAY, INOTIFY_PER_LINK, INOTIFY_MARGIN = 7, 2, 16
+
+
+def inotify_limit():
+    with open(INOTIFY_LIMIT) as handle:
+        return int(handle.read())
+
+
+def inotify_used():
+    """inotify fds held by root's processes (an upper bound of root's instances: a forked fd counts twice)."""
+    used = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/status" % pid) as handle:
+                if next(line for line in handle if line.startswith("Uid:")).split()[1] != "0":
+                    continue
+            for fd in os.listdir("/proc/%s/fd" % pid):
+                if os.readlink("/proc/%s/fd/%s" % (pid, fd)) == "anon_inode:inotify":
+                    used += 1
+        except (OSError, StopIteration):
+            continue
+    return used
+
+
+def inotify_needed(gateways):
+    return gateways * INOTIFY_PER_GATEWAY + (gateways - 1) * INOTIFY_PER_LINK + INOTIFY_MARGIN
+
+
+class Inotify:
+    """Checks root's inotify headroom for a size; with --raise-inotify raises the limit for the run and
+    restores it at the end (unless root then uses more than the old limit allowed: cutting others off)."""
+
+    def __init__(self, allow_raise):
+        self.allow_raise, self.original, self.raised = allow_raise, inotify_limit(), None
+
+    def ensure(self, gateways):
+        limit, used, need = inotify_limit(), inotify_used(), inotify_needed(gateways)
+        if used + need <= limit:
+            return
+        if not self.allow_raise:
+            raise RuntimeError(
+                "%d gateways need about %d inotify instances of root (all rootful containers share them), %d of "
+                "fs.inotify.max_user_instances=%d are in use: the gateways (and other labs' containers) would fail "
+                "to start wireguard-go. Run with --raise-inotify (raises the limit for the run, restores it at the "
+                "end) or raise it yourself (sysctl fs.inotify.max_user_instances=%d)" % (gateways, need, used, limit, used + need))
+        target = (used + need + 128 + 63) // 64 * 64     # 128 spare: other labs may grow meanwhile
+        log("raising fs.inotify.max_user_instances %d -> %d for the run (%d in use, %d gateways need about %d)"
+            % (limit, target, used, gateways, need))
+        with open(INOTIFY_LIMIT, "w") as handle:
+            handle.write("%d\n" % target)
+        self.raised = target
+
+    def restore(self):
+        if self.raised is None or inotify_limit() != self.raised:
+            return None                 # not raised by us, or changed by someone else since
+        used = inotify_used()
+        if used > self.original:
+            log("fs.inotify.max_user_instances kept at %d: root uses %d instances now, more than the old limit %d"
+                % (self.raised, used, self.original))
+            return "kept at %d (root used %d instances after the run, more than the old limit)" % (self.raised, used)
+        with open(INOTIFY_LIMIT, "w") as handle:
+            handle.write("%d\n" % self.original)
+        log("fs.inotify.max_user_instances restored to %d" % self.original)
+        return "restored to %d after the run" % self.original
+
+
 # ---------------------------------------------------------------- one size
 
 def loadavg():
@@ -284,7 +362,7 @@ def loadavg():
         return " ".join(handle.read().split()[:3])
 
 
-def measure(gateways, args, workdir):
+def measure(gateways, args, workdir, inotify):
     spokes = gateways - 1
     sizedir = os.path.join(workdir, "n%d" % gateways)
     inventory = os.path.join(sizedir, "inventory")
@@ -294,6 +372,7 @@ def measure(gateways, args, workdir):
 
     # Fresh containers for every size: each first run starts from bare gateways.
     lab_down()
+    inotify.ensure(gateways)
     start = time.monotonic()
     lab("up", str(spokes), "--no-site", workdir=sizedir)
     boot = time.monotonic() - start
@@ -456,7 +535,14 @@ def write_doc(results, args, meta):
             scaling.append("- CPU seconds of the first run (ansible + gateways) grew %.1fx (%.0f -> %.0f s), %.1f -> %.1f s "
                            "per gateway." % (large["cpu_first"] / small["cpu_first"], small["cpu_first"], large["cpu_first"],
                                              small["cpu_first"] / small["gateways"], large["cpu_first"] / large["gateways"]))
-    text = DOC_TEMPLATE.format(
+    ino = meta["inotify"]
+    if ino["raised"]:
+        inotify_note = ("fs.inotify.max_user_instances was %d; the benchmark (--raise-inotify) raised it to %d for the sizes "
+                        "that needed it, and it was %s" % (ino["original"], ino["raised"], ino["after"] or "changed by someone else meanwhile, so left alone"))
+    else:
+        inotify_note = "fs.inotify.max_user_instances = %d, enough for every size run, not changed" % ino["original"]
+    text = DOC_TEMPLATE.format(inotify_note=inotify_note, inotify_gw=INOTIFY_PER_GATEWAY,
+                               inotify_16=inotify_needed(16) - INOTIFY_MARGIN,
         command=meta["command"], date=meta["date"], elapsed=meta["elapsed"], cpus=CPUS, cpu_model=v["cpu_model"],
         mem=v["mem_gb"], kernel=v["kernel"], ansible=v["ansible"], python=v["python"], podman=v["podman"],
         forks=v["forks"][0], forks_from=v["forks"][1], image=IMAGE, image_id=v["image_id"],
@@ -497,6 +583,12 @@ no-op re-run cost, and how do both grow with the number of gateways?
   198.18.0.2/31, ..., listen port 51820 + 100 (K-1) on both ends, persistent_keepalive 25, spread ports
   `count: auto` (the receiver's {cpus} CPUs). Lab settings as `lab/inventory`: port_spread_meter true,
   nic_tuning_channels false, nic_tuning_rps_xps false. The inventory is generated per size in a temp dir.
+- Host limit: {inotify_note}. Rootful containers are uid 0 of the host, so every gateway's systemd,
+  dbus-daemon and logind ({inotify_gw} inotify instances per booted gateway) and every wireguard-go process
+  (1 per link end, for its UAPI socket) draw on root's one limit, shared with every other container on the
+  host; 16 gateways alone need about {inotify_16}, more than the default 128. Past the limit wireguard-go
+  exits at start and wg-quick fails with "Unable to modify interface: Protocol not supported" (seen in a
+  first attempt at 16 gateways; systemd logged "Failed to allocate inotify fd: Too many open files").
 - Fresh containers for every size (`down`, then `up`): growing one lab would make the larger sizes' "first
   run" a partly repeated run on the gateways that already had WireGuard. Container boot is not timed.
 - Timed from the controller (wall clock around `ansible-playbook -i INV playbooks/site.yml`):
@@ -561,6 +653,9 @@ def main():
     parser.add_argument("--repeat", type=int, default=3, help="no-op runs per size")
     parser.add_argument("--max-seconds", type=int, default=5400, help="hard limit for the whole run")
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks-rollout.md")
+    parser.add_argument("--raise-inotify", action="store_true",
+                        help="raise fs.inotify.max_user_instances for the run when the gateways would exhaust it "
+                             "(restored at the end); without it such a size fails before starting its containers")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if any(s < 2 or s > 21 for s in sizes) or args.repeat < 1:
@@ -584,9 +679,14 @@ def main():
     os.makedirs(STATE, exist_ok=True)
     workdir = tempfile.mkdtemp(prefix="run-", dir=STATE)
     results, ok = [], False
+    inotify = Inotify(args.raise_inotify)
+    meta["inotify"] = {"original": inotify.original, "raised": None, "after": None}
     try:
+        lab_down()                                     # leftovers of an interrupted run would count against the check
+        if not args.raise_inotify:                     # fail before any work, not after the small sizes
+            inotify.ensure(max(sizes))
         for gateways in sizes:
-            results.append(measure(gateways, args, workdir))
+            results.append(measure(gateways, args, workdir, inotify))
         ok = True
     finally:
         signal.alarm(0)
@@ -598,7 +698,8 @@ def main():
         left = leftovers()
         if left:
             log("LEFT BEHIND: %s" % ", ".join(left))
-        if ok:
+        meta["inotify"].update(raised=inotify.raised, after=inotify.restore())
+        if ok or not glob.glob(os.path.join(workdir, "n*")):
             shutil.rmtree(STATE, ignore_errors=True)
         else:
             log("not completed: ansible and lab logs kept in %s (containers and network removed)" % workdir)
