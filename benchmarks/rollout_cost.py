@@ -16,7 +16,11 @@ no-op runs pay the same connection setup; one extra no-op run that reuses the pr
 masters (as a re-run within ControlPersist's 60 s does) is reported on the side, not in the ratio.
 Prints a table and writes docs/benchmarks-rollout.md (not with --no-doc).
 
-    sudo .venv/bin/python benchmarks/rollout_cost.py [--sizes 2,8,16] [--repeat 3] [--no-doc]
+    sudo .venv/bin/python benchmarks/rollout_cost.py [--sizes 2,8,16] [--repeat 3] [--no-doc] [--raise-inotify]
+
+16 gateways need more inotify instances of root than the default fs.inotify.max_user_instances (128)
+allows (see Inotify below): the benchmark checks first and stops, or with --raise-inotify raises the
+limit for the run and restores it at the end.
 
 Needs root (rootful podman) and the lab's host setup (scripts/lab up runs scripts/setup-host; the
 image localhost/wgspread-gw:bookworm is built once and reused, never rebuilt or removed here).
