@@ -378,14 +378,25 @@ def measure(gateways, args, workdir, inotify):
     lab_down()
     inotify.ensure(gateways)
     start = time.monotonic()
-    lab("up", str(spokes), "--no-site", workdir=sizedir)
+    try:
+        lab("up", str(spokes), "--no-site", workdir=sizedir)
+    except RuntimeError as exc:
+        # Container boot is not what is measured: one more try from scratch, and say so.
+        log("%d gateways: bring-up failed, once more from scratch: %s" % (gateways, exc))
+        lab_down()
+        start = time.monotonic()
+        lab("up", str(spokes), "--no-site", workdir=sizedir)
+        boot_retry = str(exc).strip().splitlines()[-1]
+    else:
+        boot_retry = None
     boot = time.monotonic() - start
     log("%d gateways: containers up and answering ssh in %.0f s (not timed); first run ..." % (gateways, boot))
 
     cgroups = container_cgroups(hosts)
     if not cgroups:
         log("no cpuacct for the containers: gateway CPU seconds not measured")
-    result = {"gateways": gateways, "links": spokes, "boot": boot, "load_before": loadavg(), "others": other_containers()}
+    result = {"gateways": gateways, "links": spokes, "boot": boot, "boot_retry": boot_retry, "load_before": loadavg(),
+              "others": other_containers()}
     first = site(inventory, sizedir, "first", os.path.join(sizedir, "cp-first"), cgroups)
     close_masters(os.path.join(sizedir, "cp-first"))
     check_run(first, hosts, noop=False)
@@ -512,10 +523,11 @@ def task_results(run):
 def detail_lines(results):
     out = []
     for r in results:
-        out.append("- %d gateways: containers ready in %.0f s (not timed); first run %.1f s, %d task results "
+        out.append("- %d gateways: containers ready in %.0f s (not timed%s); first run %.1f s, %d task results "
                    "(hub: %s); no-op runs %s s, %d task results each; no-op over open ssh %.1f s; "
                    "one ping through each of the %d tunnels (tries per link: %s)"
-                   % (r["gateways"], r["boot"], r["first"]["seconds"], task_results(r["first"]),
+                   % (r["gateways"], r["boot"], "; a first bring-up failed and was redone: %s" % r["boot_retry"]
+                      if r["boot_retry"] else "", r["first"]["seconds"], task_results(r["first"]),
                       " ".join("%s=%d" % kv for kv in r["first"]["recap"]["hub"].items()),
                       ", ".join("%.1f" % run["seconds"] for run in r["noops"]), task_results(r["noops"][0]),
                       r["warm"]["seconds"], r["links"], ", ".join(str(r["ping_tries"][k]) for k in sorted(r["ping_tries"]))))
