@@ -396,7 +396,7 @@ def measure(gateways, args, workdir, inotify):
     if not cgroups:
         log("no cpuacct for the containers: gateway CPU seconds not measured")
     result = {"gateways": gateways, "links": spokes, "boot": boot, "boot_retry": boot_retry, "load_before": loadavg(),
-              "others": other_containers()}
+              "others": other_containers(), "image": image_id()}
     first = site(inventory, sizedir, "first", os.path.join(sizedir, "cp-first"), cgroups)
     close_masters(os.path.join(sizedir, "cp-first"))
     check_run(first, hosts, noop=False)
@@ -432,6 +432,11 @@ def cpu_total(run):
     return run["cpu_ctl"] + run["cpu_gw"] if run["cpu_gw"] is not None else None
 
 
+def image_id():
+    return subprocess.run(["podman", "image", "inspect", IMAGE, "--format", "{{.Id}}"], capture_output=True, text=True,
+                          timeout=30, check=False).stdout.strip()[:12] or "?"
+
+
 def other_containers():
     """Running containers that are not the benchmark's, by name prefix (what else shares the host)."""
     names = subprocess.run(["podman", "ps", "--format", "{{.Names}}"], capture_output=True, text=True,
@@ -458,6 +463,48 @@ def table_lines(results, repeat):
     return lines
 
 
+def median_cpu_run(r):
+    """The no-op run with the median CPU seconds (the one the CPU table shows)."""
+    return sorted(r["noops"], key=lambda run: cpu_total(run) or 0)[(len(r["noops"]) - 1) // 2]
+
+
+def findings(results):
+    """What the tables say, in words, computed from them (so a re-run cannot leave a stale claim)."""
+    out = []
+    ratios = [r["ratio"] for r in results]
+    per_gw = [task_results(r["first"]) / float(r["gateways"]) for r in results]
+    same = all(task_results(run) == task_results(r["first"]) for r in results for run in r["noops"])
+    out.append("- A no-op re-run cost %.2f-%.2f of a first run in wall time. It is not cheap because it does the same "
+               "work minus the changes: %.0f-%.0f task results per gateway %s (fact gathering, the up-front input "
+               "checks, and for every check-and-set task a Python module sent over ssh that compares and finds nothing "
+               "to do). What only the first run does (apt update and the package installs, key generation, starting "
+               "the tunnels and units) is the remaining %.0f-%.0f %%."
+               % (min(ratios), max(ratios), min(per_gw), max(per_gw), "in both runs" if same else "in the first run",
+                  100 * (1 - max(ratios)), 100 * (1 - min(ratios))))
+    cpu = [r for r in results if r["cpu_first"] and cpu_total(median_cpu_run(r)) is not None]
+    if cpu:
+        ctl = [run["cpu_ctl"] / r["gateways"] for r in cpu for run in (r["first"], median_cpu_run(r))]
+        out.append("- CPU seconds per gateway (ansible + gateway): first run %s; no-op %s (for %s gateways); ansible's "
+                   "share is %.1f-%.1f s per gateway and run, first or no-op. Per gateway both grow a little with the "
+                   "size (the hub runs its per-link loop items once per spoke, and the larger sizes ran under more "
+                   "load, which can inflate CPU time too); the total grows about linearly with the gateways."
+                   % (", ".join("%.1f" % (r["cpu_first"] / r["gateways"]) for r in cpu),
+                      ", ".join("%.1f" % (cpu_total(median_cpu_run(r)) / r["gateways"]) for r in cpu),
+                      ", ".join(str(r["gateways"]) for r in cpu), min(ctl), max(ctl)))
+    busy = [r["first"]["busy"] for r in results] + [statistics.median(run["busy"] for run in r["noops"]) for r in results]
+    if min(busy) >= 90:
+        out.append("- Every size was CPU-bound (machine CPU busy %.0f-%.0f %%, first and median no-op run): with controller and gateways on %d cores, "
+                   "wall time follows the CPU seconds of all of them plus whatever else ran on the host."
+                   % (min(busy), max(busy), CPUS))
+    warm = ["%.1f vs %.1f s" % (r["warm"]["seconds"], r["noop_median"]) for r in results]
+    if all(r["warm"]["seconds"] >= 0.9 * r["noop_median"] for r in results):
+        out.append("- A no-op run over already open ssh connections was not faster (%s, open vs new): connection setup "
+                   "is not where a no-op run's time goes." % "; ".join(warm))
+    else:
+        out.append("- A no-op run over already open ssh connections vs new ones: %s." % "; ".join(warm))
+    return out
+
+
 def cpu_lines(results):
     """CPU seconds: less sensitive than wall time to what else runs on the host."""
     def fmt(run):
@@ -466,7 +513,7 @@ def cpu_lines(results):
              "no-op / first, CPU s | machine CPU busy, first / no-op | tasks changed, first run |",
              "|---|---|---|---|---|---|"]
     for r in results:
-        middle = sorted(r["noops"], key=lambda run: cpu_total(run) or 0)[(len(r["noops"]) - 1) // 2]
+        middle = median_cpu_run(r)
         ratio = "%.2f" % (cpu_total(middle) / r["cpu_first"]) if r["cpu_first"] and cpu_total(middle) is not None else "?"
         lines.append("| %d | %s | %s | %s | %.0f %% / %.0f %% | %d |" % (
             r["gateways"], fmt(r["first"]), fmt(middle), ratio, r["first"]["busy"],
@@ -557,7 +604,11 @@ def write_doc(results, args, meta):
                         "that needed it, and it was %s" % (ino["original"], ino["raised"], ino["after"] or "changed by someone else meanwhile, so left alone"))
     else:
         inotify_note = "fs.inotify.max_user_instances = %d, enough for every size run, not changed" % ino["original"]
-    text = DOC_TEMPLATE.format(inotify_note=inotify_note, inotify_gw=INOTIFY_PER_GATEWAY,
+    images = sorted(set(r["image"] for r in results))
+    image_note = ("Every size ran on the same image (%s)." % images[0] if len(images) == 1 else
+                  "The image changed during the benchmark (someone rebuilt it): %s; compare sizes with care."
+                  % "; ".join("%d gateways: %s" % (r["gateways"], r["image"]) for r in results))
+    text = DOC_TEMPLATE.format(inotify_note=inotify_note, image_note=image_note, inotify_gw=INOTIFY_PER_GATEWAY,
                                inotify_16=inotify_needed(16) - INOTIFY_MARGIN,
         command=meta["command"], date=meta["date"], elapsed=meta["elapsed"], cpus=CPUS, cpu_model=v["cpu_model"],
         mem=v["mem_gb"], kernel=v["kernel"], ansible=v["ansible"], python=v["python"], podman=v["podman"],
@@ -566,7 +617,7 @@ def write_doc(results, args, meta):
         sizes=", ".join(str(s) for s in sizes), prefix=PREFIX, net=NET, subnet=SUBNET_PREFIX + ".0/24",
         table="\n".join(table_lines(results, args.repeat)), cpu_table="\n".join(cpu_lines(results)),
         details="\n".join(detail_lines(results)),
-        scaling="\n".join(scaling) or "- (one size only)", load_start=meta["load_start"], load_end=meta["load_end"],
+        scaling="\n".join(scaling) or "- (one size only)", findings="\n".join(findings(results)), load_start=meta["load_start"], load_end=meta["load_end"],
         busy=busy_note(results), fork_note=("%d forks cover every gateway of the largest size (%d), so no run waits for a "
                                             "free fork" % (v["forks"][0], max(sizes)) if v["forks"][0] >= max(sizes) else
                                             "%d forks are fewer than the %d gateways of the largest size: ansible runs each "
@@ -639,6 +690,10 @@ CPU seconds:
 
 {scaling}
 
+What the figures show:
+
+{findings}
+
 Per size:
 
 {details}
@@ -646,6 +701,7 @@ Per size:
 ## Noise
 
 - {busy}
+- {image_note}
 - Load average (1/5/15 min) at the start of the benchmark: {load_start}; at the end: {load_end}. The
   wall-time table's load column is the 1-min figure just before each size's first run and after its
   last no-op run.
