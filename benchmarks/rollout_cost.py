@@ -542,6 +542,15 @@ def versions():
     }
 
 
+def commit():
+    """The checkout measured: HEAD, and whether what site.yml runs (roles, playbooks, plugins) had local changes."""
+    def git(*argv):
+        return subprocess.run(["git", "-C", ROOT] + list(argv), capture_output=True, text=True, timeout=30, check=False).stdout.strip()
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--", "roles", "playbooks", "plugins")
+    return head + (" with uncommitted changes to roles/playbooks/plugins" if dirty else "")
+
+
 def forks():
     """The forks ansible-playbook runs with (ansible.cfg, or the environment)."""
     out = subprocess.run([ansible_bin("ansible-config"), "dump"], env=ansible_env("/tmp"), capture_output=True, text=True,
@@ -610,7 +619,7 @@ def write_doc(results, args, meta):
                   % "; ".join("%d gateways: %s" % (r["gateways"], r["image"]) for r in results))
     text = DOC_TEMPLATE.format(inotify_note=inotify_note, image_note=image_note, inotify_gw=INOTIFY_PER_GATEWAY,
                                inotify_16=inotify_needed(16) - INOTIFY_MARGIN,
-        command=meta["command"], date=meta["date"], elapsed=meta["elapsed"], cpus=CPUS, cpu_model=v["cpu_model"],
+        command=meta["command"], commit=meta["commit"], date=meta["date"], elapsed=meta["elapsed"], cpus=CPUS, cpu_model=v["cpu_model"],
         mem=v["mem_gb"], kernel=v["kernel"], ansible=v["ansible"], python=v["python"], podman=v["podman"],
         forks=v["forks"][0], forks_from=v["forks"][1], image=IMAGE, image_id=v["image_id"],
         image_created=v["image_created"], image_mb=v["image_mb"], repeat=args.repeat,
@@ -630,7 +639,7 @@ def write_doc(results, args, meta):
 
 DOC_TEMPLATE = """# Benchmarks: rollout cost
 
-Written by `benchmarks/rollout_cost.py` (run: `{command}`, {date}, {elapsed:.0f} s in all). Re-running it
+Written by `benchmarks/rollout_cost.py` (run: `{command}` at commit {commit}, {date}, {elapsed:.0f} s in all). Re-running it
 overwrites this file. The question (issue 7): what does a first `site.yml` cost on bare gateways, what does a
 no-op re-run cost, and how do both grow with the number of gateways?
 
@@ -746,7 +755,7 @@ def main():
     signal.alarm(args.max_seconds)
 
     meta = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "load_start": loadavg(),
-            "versions": versions(), "command": " ".join(["benchmarks/rollout_cost.py"] + sys.argv[1:])}
+            "versions": versions(), "command": " ".join(["benchmarks/rollout_cost.py"] + sys.argv[1:]), "commit": commit()}
     started = time.time()
     os.makedirs(STATE, exist_ok=True)
     workdir = tempfile.mkdtemp(prefix="run-", dir=STATE)
