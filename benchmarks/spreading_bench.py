@@ -664,6 +664,9 @@ DOC_TEMPLATE = """# Benchmarks: port spreading on one machine
 Written by `benchmarks/spreading_bench.py` (run: `{command}`, {date}, {elapsed:.0f} s). Re-running it
 overwrites this file.
 
+Rollout cost (wall time of a first `site.yml` and of a no-op re-run for 2, 8 and 16 gateways):
+[benchmarks-rollout.md](benchmarks-rollout.md), written by `benchmarks/rollout_cost.py`.
+
 ## Setup
 
 - Two network namespaces on one host: A (sender, `wgb-a`, underlay 198.18.200.1) and B (receiver,
