@@ -618,8 +618,9 @@ def write_doc(results, args, meta):
     image_note = ("Every size ran on the same image (%s)." % images[0] if len(images) == 1 else
                   "The image changed during the benchmark (someone rebuilt it): %s; compare sizes with care."
                   % "; ".join("%d gateways: %s" % (r["gateways"], r["image"]) for r in results))
-    text = DOC_TEMPLATE.format(inotify_note=inotify_note, image_note=image_note, inotify_gw=INOTIFY_PER_GATEWAY,
-                               inotify_16=inotify_needed(16) - INOTIFY_MARGIN,
+    text = DOC_TEMPLATE.format(
+        inotify_note=inotify_note, image_note=image_note, inotify_gw=INOTIFY_PER_GATEWAY,
+        inotify_16=inotify_needed(16) - INOTIFY_MARGIN,
         command=meta["command"], commit=meta["commit"], date=meta["date"], elapsed=meta["elapsed"], cpus=CPUS, cpu_model=v["cpu_model"],
         mem=v["mem_gb"], kernel=v["kernel"], ansible=v["ansible"], python=v["python"], podman=v["podman"],
         forks=v["forks"][0], forks_from=v["forks"][1], image=IMAGE, image_id=v["image_id"],
