@@ -46,10 +46,11 @@ def playbook(name, inventory=INVENTORY, *args, env_extra=None):
     return Run(result)
 
 
-def adhoc(pattern, module, args):
-    """One ad-hoc module call against the lab, as ``ansible PATTERN -m MODULE -a JSON``."""
+def adhoc(pattern, module, args=None):
+    """One ad-hoc module call against the lab, as ``ansible PATTERN -m MODULE [-a JSON]``."""
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
-    result = subprocess.run(["ansible", "-i", INVENTORY, pattern, "-m", module, "-a", json.dumps(args)],
+    arguments = ["-a", json.dumps(args)] if args else []
+    result = subprocess.run(["ansible", "-i", INVENTORY, pattern, "-m", module] + arguments,
                             capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=False)
     return Run(result)
 
@@ -87,7 +88,7 @@ def wait_reachable(gateway, seconds=90):
     not what a test measures."""
     started = time.time()
     while True:
-        run = adhoc(gateway, "ansible.builtin.ping", {})
+        run = adhoc(gateway, "ansible.builtin.ping")
         if run.rc == 0:
             return time.time() - started
         if time.time() - started > seconds:
