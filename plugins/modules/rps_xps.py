@@ -31,11 +31,25 @@ options:
     required: true
   rps:
     description:
-      - C(auto) turns RPS on when the device has fewer RX queues than CPUs to use, and off otherwise.
+      - C(auto) turns RPS on when the device has fewer RX queues than CPUs to use, or when its
+        queues are not chosen by a hash over the UDP ports (O(rss_spreads_ports=false)), and off otherwise.
       - C(on) and C(off) force it; off writes an empty mask (the kernel's default).
     type: str
     choices: [auto, "on", "off"]
     default: auto
+  rss_spreads_ports:
+    description:
+      - Whether the NIC itself spreads received UDP flows over its RX queues by port (RSS with the
+        UDP ports in the hash, see M(sitelink.wgspread.ethtool_rss) and M(sitelink.wgspread.ethtool_flow_hash)).
+      - Set it to V(false) for a NIC whose driver has no RSS or cannot hash UDP on ports (C(ethtool -x)
+        or C(ethtool -n DEV rx-flow-hash udp4) says C(Operation not supported)), such as veth: its queues
+        then do not follow the ports that port spreading varies, so O(rps=auto) turns RPS on even with
+        a queue per CPU, and RPS's software hash over addresses and ports steers each port to a CPU.
+        Each RX queue's RPS then spreads over all the CPUs (the packets may all arrive on one queue)
+        instead of the queue's own share.
+      - The nic_tuning role sets it from what those modules reported for the device.
+    type: bool
+    default: true
   xps:
     description:
       - C(auto) maps TX queues to CPUs when the device has more than one TX queue.
@@ -98,6 +112,11 @@ EXAMPLES = r"""
 - name: Software spreading on a single-queue virtual NIC
   sitelink.wgspread.rps_xps:
     device: eth0
+
+- name: RPS on a veth or any NIC without RSS on UDP ports, whatever its queue count
+  sitelink.wgspread.rps_xps:
+    device: eth0
+    rss_spreads_ports: false
 
 - name: RPS plus RFS over CPUs 2-15
   sitelink.wgspread.rps_xps:
@@ -171,10 +190,17 @@ class Steering(object):
         cpus = [c for c in cpus if c not in p["exclude_cpus"]]
         if not cpus:
             raise ValueError("no CPU left to spread over")
-        rps_on = {"on": True, "off": False}.get(p["rps"], len(rx) < len(cpus))
+        rps_on = {"on": True, "off": False}.get(p["rps"], len(rx) < len(cpus) or not p["rss_spreads_ports"])
         xps_on = {"on": True, "off": False}.get(p["xps"], len(tx) > 1)
         plan = {"todo": [], "queues": [], "changes": [], "unsupported": [], "rps_enabled": rps_on, "nr_cpus": nr_cpus}
-        rx_sets = spread(cpus, len(rx)) if rps_on else [[]] * len(rx)
+        # Queues that are not chosen by port may carry every flow (veth: all on rx-0), so then
+        # each queue's RPS spreads over all the CPUs; otherwise each queue gets its own share.
+        if not rps_on:
+            rx_sets = [[]] * len(rx)
+        elif p["rss_spreads_ports"]:
+            rx_sets = spread(cpus, len(rx))
+        else:
+            rx_sets = [cpus] * len(rx)
         for index, queue in enumerate(rx):
             wanted = rx_sets[index]
             self.want_mask(plan, "%s/rps_cpus" % queue, wanted, "RPS")
@@ -269,6 +295,7 @@ def main():
             device=dict(type="str", required=True),
             rps=dict(type="str", choices=["auto", "on", "off"], default="auto"),
             xps=dict(type="str", choices=["auto", "on", "off"], default="auto"),
+            rss_spreads_ports=dict(type="bool", default=True),
             cpus=dict(type="list", elements="int"),
             exclude_cpus=dict(type="list", elements="int", default=[]),
             rps_flow_cnt=dict(type="int", default=0),

@@ -126,6 +126,49 @@ def test_users_wireguard_interface_and_nft_table_are_untouched(rollout, user_thi
     assert nft_json("hub", "inet userfw") == user_things["table"]
 
 
+def lab_interface(gateway):
+    """Queue counts in use and the RPS/XPS CPU masks of a gateway's lab interface."""
+    channels = sh(gateway, "ethtool -l eth0").split("Current hardware settings:")[1]
+    masks = sh(gateway, "cd /sys/class/net/eth0/queues && grep -H . rx-*/rps_cpus tx-*/xps_cpus")
+    return {
+        "rx": int(re.search(r"RX:\s*(\d+)", channels).group(1)),
+        "tx": int(re.search(r"TX:\s*(\d+)", channels).group(1)),
+        "masks": dict((name, mask.lstrip("0,") or "0") for name, mask in
+                      (line.split(":", 1) for line in masks.splitlines())),
+    }
+
+
+TUNED = {"rx": 2, "tx": 2, "masks": {"rx-0/rps_cpus": "3", "rx-1/rps_cpus": "3",
+                                     "tx-0/xps_cpus": "1", "tx-1/xps_cpus": "2"}}
+
+
+def test_nic_tuning_sets_queues_and_rps_xps_and_check_diff_shows_exactly_a_drift(rollout):
+    """site.yml's nic_tuning raised podman's veth to 2 queues each way (one per CPU) and, since
+    veth reports no RSS, turned RPS on over both CPUs on both RX queues, with XPS one CPU per TX
+    queue. When one gateway drifts back (1 queue, RPS off), --check --diff names exactly that
+    on exactly that gateway and changes nothing; the next run puts it back."""
+    for gateway in GATEWAYS:
+        assert lab_interface(gateway) == TUNED, gateway
+
+    sh("spoke2", "ethtool -L eth0 rx 1 tx 1 && echo 0 > /sys/class/net/eth0/queues/rx-0/rps_cpus")
+    drifted = lab_interface("spoke2")
+    check = playbook("site.yml", INVENTORY, "--check", "--diff")
+    assert check.rc == 0, check.out[-3000:]
+    print("check mode: %s" % check.recap)
+    assert check.recap["hub"]["changed"] == check.recap["spoke1"]["changed"] == 0, check.recap
+    assert check.recap["spoke2"]["changed"] == 2, check.recap  # the queue counts, RPS/XPS
+    for line in ("-rx: 1", "+rx: 2", "-tx: 1", "+tx: 2", "-rx-0/rps_cpus: none", "+rx-0/rps_cpus: 0-1",
+                 "+rx-1/rps_cpus: 0-1", "-tx-1/xps_cpus: none", "+tx-1/xps_cpus: 1"):
+        assert line in check.out.splitlines(), line
+    assert lab_interface("spoke2") == drifted  # check mode changed nothing
+
+    fix = playbook("site.yml")
+    assert fix.rc == 0, fix.out[-3000:]
+    assert fix.recap["spoke2"]["changed"] == 2 and fix.recap["hub"]["changed"] == 0, fix.recap
+    assert lab_interface("spoke2") == TUNED
+    assert playbook("site.yml").changed() == 0
+
+
 def test_keepalive_change_is_applied_without_recreating_the_interface(rollout, tmp_path):
     links = copy.deepcopy(lab_links())
     links[0]["persistent_keepalive"] = 10

@@ -26,7 +26,7 @@ def tree(root, rx, tx, possible, online=None, zero="0", xps=True):
 
 def params(**changes):
     p = dict(device="eth0", rps="auto", xps="auto", cpus=None, exclude_cpus=[], rps_flow_cnt=0,
-             rps_sock_flow_entries=None, on_unsupported="warn")
+             rps_sock_flow_entries=None, on_unsupported="warn", rss_spreads_ports=True)
     p.update(changes)
     return p
 
@@ -45,6 +45,14 @@ CASES = [
      {"rx-0/rps_cpus": "55", "rx-1/rps_cpus": "aa", "tx-0/xps_cpus": "55", "tx-1/xps_cpus": "aa"}),
     ("as many queues as CPUs: RPS stays off", 4, 4, "0-3", params(),
      {"rx-0/rps_cpus": "0", "tx-3/xps_cpus": "8"}),
+    ("a queue per CPU but no RSS on ports (veth): RPS on, every queue over all CPUs", 2, 2, "0-1",
+     params(rss_spreads_ports=False),
+     {"rx-0/rps_cpus": "3", "rx-1/rps_cpus": "3", "tx-0/xps_cpus": "1", "tx-1/xps_cpus": "2"}),
+    ("no RSS on ports, 2 queues on 96 CPUs: every queue over all of them", 2, 2, "0-95",
+     params(rss_spreads_ports=False),
+     {"rx-0/rps_cpus": "ffffffff,ffffffff,ffffffff", "rx-1/rps_cpus": "ffffffff,ffffffff,ffffffff"}),
+    ("no RSS on ports but RPS forced off", 2, 2, "0-1", params(rss_spreads_ports=False, rps="off"),
+     {"rx-0/rps_cpus": "0", "rx-1/rps_cpus": "0"}),
     ("RFS flow count rounded up like the kernel", 1, 1, "0-3", params(rps_flow_cnt=3000),
      {"rx-0/rps_flow_cnt": "4096", "rx-0/rps_cpus": "f"}),
 ]
