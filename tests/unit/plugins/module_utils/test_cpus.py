@@ -55,6 +55,8 @@ def test_possible_count(text, nr):
     # names from the recorded mlx5 interrupts (fixtures/ethtool/mlx5/interrupts-*)
     ("mlx5_comp11@pci:0000:01:00.0", 11), ("mlx5_comp0@pci:0000:01:00.1", 0), ("mlx5_async0@pci:0000:01:00.1", None),
     ("mlx5_async_eq@pci:0000:01:00.0", None),
+    # the PCI function after "@" is no queue number
+    ("mlx5_pages_eq@pci:0000:01:00.0", None), ("mlx5_cmd_eq@pci:0000:01:00.1", None),
 ])
 def test_queue_index(name, queue):
     assert queue_index(name) == queue
@@ -84,6 +86,9 @@ def test_parse_recorded_mlx5_interrupts_with_the_old_eq_names():
     assert irqs[31] == {"name": "mlx5_comp1@pci:0000:01:00.0", "counts": [120112828, 5482507, 0, 0]}
     assert [irqs[irq]["name"].split("@")[0] for irq in range(27, 31)] == [
         "mlx5_pages_eq", "mlx5_cmd_eq", "mlx5_async_eq", "mlx5_comp0"]
+    # the function's IRQs: 27-29 are EQs of no queue, 30-33 its four completion queues
+    queues = queue_irqs(range(27, 34), irqs)
+    assert [(irq, queue) for irq, queue, _name in queues] == [(30, 0), (31, 1), (32, 2), (33, 3)]
 
 
 def test_parse_recorded_virtio_interrupts():
