@@ -16,7 +16,9 @@ IRQBALANCE_DROPIN = "/etc/systemd/system/irqbalance.service.d/wgspread-banirq.co
 IRQBALANCE_MARKER = "# Managed by sitelink.wgspread"
 # Names of a device's IRQs that serve no queue (virtio config, mlx5 async, ena management...).
 NON_QUEUE_RE = re.compile(r"config|async|mgmnt|mgmt|misc|ctrl|aenq|lsc|other", re.IGNORECASE)
-QUEUE_INDEX_RE = re.compile(r"[-_.][A-Za-z]*(\d+)(?:@\S*)?$")
+# The queue number ends the name before "@" (what follows is the PCI address: its function number,
+# "...00.0", is no queue; recorded: mlx5_pages_eq@pci:0000:01:00.0 and mlx5_cmd_eq@pci:... of old kernels).
+QUEUE_INDEX_RE = re.compile(r"[-_.][A-Za-z]*(\d+)$")
 
 
 def parse_cpulist(text):
@@ -106,11 +108,12 @@ def queue_index(name):
     """The queue number in an IRQ's action name, or None for IRQs that serve no queue.
 
     'virtio6-input.3' -> 3, 'eth0-TxRx-3' -> 3, 'mlx5_comp3@pci:0000:81:00.0' -> 3,
-    'virtio6-config' -> None, 'mlx5_async0@pci:...' -> None, 'eth0' -> None.
+    'virtio6-config' -> None, 'mlx5_async0@pci:...' -> None, 'mlx5_cmd_eq@pci:...' -> None, 'eth0' -> None.
     """
-    if NON_QUEUE_RE.search(name.split("@", 1)[0]):
+    base = name.split("@", 1)[0]
+    if NON_QUEUE_RE.search(base):
         return None
-    match = QUEUE_INDEX_RE.search(name)
+    match = QUEUE_INDEX_RE.search(base)
     return int(match.group(1)) if match else None
 
 

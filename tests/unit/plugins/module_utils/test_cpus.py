@@ -52,9 +52,43 @@ def test_possible_count(text, nr):
     ("eth0-TxRx-7", 7), ("eth0", None), ("i40e-eth0-TxRx-12", 12), ("i40e-0000:3b:00.0:misc", None),
     ("mlx5_comp3@pci:0000:81:00.0", 3), ("mlx5_async0@pci:0000:81:00.0", None),
     ("ena-mgmnt@pci:0000:00:05.0", None), ("eth0-Tx-Rx-5", 5),
+    # names from the recorded mlx5 interrupts (fixtures/ethtool/mlx5/interrupts-*)
+    ("mlx5_comp11@pci:0000:01:00.0", 11), ("mlx5_comp0@pci:0000:01:00.1", 0), ("mlx5_async0@pci:0000:01:00.1", None),
+    ("mlx5_async_eq@pci:0000:01:00.0", None),
+    # the PCI function after "@" is no queue number
+    ("mlx5_pages_eq@pci:0000:01:00.0", None), ("mlx5_cmd_eq@pci:0000:01:00.1", None),
 ])
 def test_queue_index(name, queue):
     assert queue_index(name) == queue
+
+
+def test_recorded_mlx5_irq_names_give_the_queue_of_each_pci_function():
+    """A ConnectX-5's grep of /proc/interrupts (no CPU header line): two PCI functions interleaved, and
+    mlx5_comp1 is not the IRQ after mlx5_comp0 (the second function's IRQs sit in between)."""
+    by_function = {}
+    for line in text("mlx5/interrupts-grep-mlx-connectx5-12cpu").splitlines():
+        irq, rest = line.split(":", 1)
+        name = rest.split()[-1]
+        assert len(rest.split()) == 12 + 3  # 12 CPUs, chip, hwirq-edge, name
+        queue = queue_index(name)
+        if queue is not None:
+            by_function.setdefault(name.split("@pci:")[1], {})[queue] = int(irq)
+    assert by_function == {
+        "0000:01:00.0": dict([(0, 99)] + [(queue, 108 + queue) for queue in range(1, 12)]),
+        "0000:01:00.1": {0: 102},
+    }
+
+
+def test_parse_recorded_mlx5_interrupts_with_the_old_eq_names():
+    """A 4-CPU host's /proc/interrupts from a kernel that named mlx5's EQs mlx5_{pages,cmd,async}_eq."""
+    irqs = parse_interrupts(text("mlx5/interrupts-old-eq-names-4cpu"))
+    assert set(range(27, 42)) <= set(irqs)
+    assert irqs[31] == {"name": "mlx5_comp1@pci:0000:01:00.0", "counts": [120112828, 5482507, 0, 0]}
+    assert [irqs[irq]["name"].split("@")[0] for irq in range(27, 31)] == [
+        "mlx5_pages_eq", "mlx5_cmd_eq", "mlx5_async_eq", "mlx5_comp0"]
+    # the function's IRQs: 27-29 are EQs of no queue, 30-33 its four completion queues
+    queues = queue_irqs(range(27, 34), irqs)
+    assert [(irq, queue) for irq, queue, _name in queues] == [(30, 0), (31, 1), (32, 2), (33, 3)]
 
 
 def test_parse_recorded_virtio_interrupts():

@@ -20,6 +20,8 @@ CHANNELS = [
     ("virtio_net/l-combined-4-of-4", dict(rx=None, tx=None, other=None, combined=4), dict(rx=None, tx=None, other=None, combined=4)),
     ("virtio_net/l-single-queue-of-4", dict(rx=0, tx=0, other=0, combined=4), dict(rx=0, tx=0, other=0, combined=1)),
     ("mlx5/l", dict(rx=None, tx=None, other=None, combined=63), dict(rx=None, tx=None, other=None, combined=8)),
+    # ConnectX-5 Ex, MLNX_OFED 5.3 mlx5_core, ioctl ethtool (0, not n/a); OFED's driver reports 512 "other".
+    ("mlx5/l-connectx5ex-ofed-combined-63-of-63", dict(rx=0, tx=0, other=512, combined=63), dict(rx=0, tx=0, other=0, combined=63)),
 ]
 
 
@@ -37,6 +39,9 @@ CHANNEL_DECISIONS = [
     ("ena reduced by hand goes back up", "ena/l-combined-1-of-2", 16, {}, [("combined", 1, 2)]),
     ("mlx5 8 of 63, 32 cpus", "mlx5/l", 32, {}, [("combined", 8, 32)]),
     ("mlx5 explicit 4", "mlx5/l", 32, {"combined": 4}, [("combined", 8, 4)]),
+    ("ConnectX-5 Ex 63 of 63, 96 cpus: in sync", "mlx5/l-connectx5ex-ofed-combined-63-of-63", 96, {}, []),
+    ("ConnectX-5 Ex 63 of 63, 32 cpus: down to 32", "mlx5/l-connectx5ex-ofed-combined-63-of-63", 32, {}, [("combined", 63, 32)]),
+    ("ConnectX-5 Ex explicit 8", "mlx5/l-connectx5ex-ofed-combined-63-of-63", 96, {"combined": 8}, [("combined", 63, 8)]),
     ("veth has rx/tx only", "veth/l-single-queue", 8, {}, [("rx", 1, 2), ("tx", 1, 2)]),
     ("veth in sync", "veth/l", 4, {}, []),
 ]
@@ -50,6 +55,8 @@ def test_decide_channels(name, cpus, explicit, expected):
 
 @pytest.mark.parametrize("name, explicit, error, match", [
     ("mlx5/l", {"combined": 64}, ValueError, "above the driver's maximum 63"),
+    ("mlx5/l-connectx5ex-ofed-combined-63-of-63", {"combined": 64}, ValueError, "above the driver's maximum 63"),
+    ("mlx5/l-connectx5ex-ofed-combined-63-of-63", {"rx": 1}, Unsupported, "no rx channels"),
     ("veth/l", {"combined": 2}, Unsupported, "no combined channels"),
     ("ena/l-combined-2-of-2", {"rx": 1}, Unsupported, "no rx channels"),
 ])
@@ -105,6 +112,9 @@ RXFH = [
     ("virtio_net/x-sections-unsupported", 2, None, None, "toeplitz"),
     ("mlx5/x", 8, list(range(8)) * 2, "7c:9c:37:de:18:dc:43:86:d9:27:0f:6f:26:03:74:b8:bf:d0:40:4b:"
      "78:72:e2:24:dc:1b:91:bb:01:1b:a7:a6:37:6c:c8:7e:d6:e3:14:17", "toeplitz"),
+    # ConnectX-5 Ex: 128 entries over 63 rings (0-62, then 0 again at entry 63), a random 40-byte key.
+    ("mlx5/x-connectx5ex-63rings", 63, list(range(16)), "f4:8a:21:18:f8:03:b2:75:17:45:c5:3b:c7:db:66:b4:eb:73:ea:53:"
+     "7d:13:93:3b:f1:50:65:55:e1:20:d6:3d:87:52:59:f3:f8:25:f2:2c", "toeplitz"),
 ]
 
 
@@ -119,13 +129,15 @@ def test_parse_rxfh(name, rings, head, key, hfunc):
     assert ([n for n, on in parsed["hfuncs"].items() if on] or [None])[0] == hfunc
 
 
-# ethtool's own fill algorithms must reproduce what the ixgbe driver showed after each -X.
+# ethtool's own fill algorithms must reproduce what the ixgbe driver showed after each -X, and the
+# default table the mlx5 driver set up for 63 rings (the same round robin as "equal 63").
 TABLES = [
     ("ixgbe/x-equal-4", lambda: equal_table(128, 4)),
     ("ixgbe/x-16rings", lambda: equal_table(128, 16)),
     ("ixgbe/x-10rings", lambda: equal_table(128, 10)),
     ("ixgbe/x-weight-0-1", lambda: weight_table(128, [0, 1] * 8)),
     ("ixgbe/x-weight-7-1", lambda: weight_table(128, [7, 1] * 8)),
+    ("mlx5/x-connectx5ex-63rings", lambda: equal_table(128, 63)),
 ]
 
 
@@ -143,6 +155,11 @@ RSS_DECISIONS = [
     ("key given without colons, same key", "ixgbe/x-16rings", dict(key=DEFAULT_KEY.replace(":", "").upper()), [], []),
     ("symmetric key", "ixgbe/x-16rings", dict(key="6d5a" * 20), ["hkey", ":".join(["6d:5a"] * 20)], ["hash key changed"]),
     ("mlx5 to xor", "mlx5/x", dict(equal=8, hfunc="xor"), ["hfunc", "xor"], ["hash function toeplitz -> xor"]),
+    ("ConnectX-5 Ex default is equal 63: in sync", "mlx5/x-connectx5ex-63rings", dict(equal=63), [], []),
+    ("ConnectX-5 Ex equal 8", "mlx5/x-connectx5ex-63rings", dict(equal=8), ["equal", "8"], ["indirection table: equal 8"]),
+    ("ConnectX-5 Ex to xor", "mlx5/x-connectx5ex-63rings", dict(hfunc="xor"), ["hfunc", "xor"], ["hash function toeplitz -> xor"]),
+    ("ConnectX-5 Ex same key", "mlx5/x-connectx5ex-63rings", dict(key="F48A2118F803B2751745C53BC7DB66B4EB73EA537D13933BF1506555E120D63D875259F3F825F22C"),
+     [], []),
     ("virtio: only hfunc asked, already toeplitz", "virtio_net/x-sections-unsupported", dict(hfunc="toeplitz"), [], []),
 ]
 
@@ -159,6 +176,9 @@ def test_decide_rss(name, kwargs, args, changes):
     ("ixgbe/x-16rings", dict(key="6d5a"), ValueError, "2 bytes, the driver's key has 40"),
     ("ixgbe/x-16rings", dict(equal=17), ValueError, "outside 1..16"),
     ("ixgbe/x-16rings", dict(weights=[1] * 17), ValueError, "17 weights for 16 RX rings"),
+    ("mlx5/x-connectx5ex-63rings", dict(equal=64), ValueError, "outside 1..63"),
+    ("mlx5/x-connectx5ex-63rings", dict(weights=[1] * 64), ValueError, "64 weights for 63 RX rings"),
+    ("mlx5/x-connectx5ex-63rings", dict(key="6d5a" * 16), ValueError, "32 bytes, the driver's key has 40"),
 ])
 def test_decide_rss_refuses(name, kwargs, error, match):
     with pytest.raises(error, match=match):

@@ -153,7 +153,7 @@ def test_choose_ports_refuses_a_bad_candidate():
 
 
 @pytest.mark.parametrize("fixture", ["ixgbe/x-equal-4.stdout", "ixgbe/x-16rings.stdout", "ixgbe/x-weight-7-1.stdout",
-                                     "mlx5/x.stdout"])
+                                     "mlx5/x.stdout", "mlx5/x-connectx5ex-63rings.stdout"])
 @pytest.mark.parametrize("per_queue", [1, 2])
 def test_real_tables_and_keys_give_every_queue_the_same_number_of_the_lowest_ports(fixture, per_queue):
     key, table = from_rxfh(parse_rxfh(text(fixture)))

@@ -75,6 +75,7 @@ def test_operation_not_supported_per_on_unsupported(mode, failed, warnings, caps
     assert len(result.get("warnings", [])) == warnings
 
 
-def test_too_many_requested_fails_even_with_warn(capsys):
-    result = run_module(ethtool_channels, params(combined=64), host("mlx5/l"), capsys=capsys)
+@pytest.mark.parametrize("name", ["mlx5/l", "mlx5/l-connectx5ex-ofed-combined-63-of-63"])
+def test_too_many_requested_fails_even_with_warn(name, capsys):
+    result = run_module(ethtool_channels, params(combined=64), host(name), capsys=capsys)
     assert result["failed"] is True and "above the driver's maximum 63" in result["msg"]

@@ -45,6 +45,19 @@ def mlx5_tree(root):
     put(root, "/proc/interrupts", text("mlx5/interrupts"))
 
 
+def mlx5_old_names_tree(root):
+    """The recorded 4-CPU host: its first mlx5 function owns IRQs 27-33 (3 EQs, 4 completion queues)."""
+    dev = "/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0"
+    for irq in range(27, 34):
+        put(root, "%s/msi_irqs/%d" % (dev, irq), "msi\n")
+        put(root, "/proc/irq/%d/smp_affinity_list" % irq, "0-3\n")
+    put(root, dev + "/numa_node", "-1\n")
+    put(root, "/sys/class/net/eth2/ifindex", "4\n")
+    os.symlink(os.path.join(str(root), dev.lstrip("/")), os.path.join(str(root), "sys/class/net/eth2/device"))
+    put(root, "/sys/devices/system/cpu/online", "0-3\n")
+    put(root, "/proc/interrupts", text("mlx5/interrupts-old-eq-names-4cpu"))
+
+
 def params(**changes):
     p = dict(device="eth1", cpus=None, exclude_cpus=[], numa="prefer", irqbalance="ban", on_unsupported="warn")
     p.update(changes)
@@ -98,6 +111,13 @@ def test_policies_on_mlx5(tmp_path, p, expected):
     plan = Affinity(host(tmp_path, show=ABSENT), p).plan()
     assert dict((e["irq"], e["cpu"]) for e in plan["mapping"]) == expected  # mlx5_async0 (98) is no queue
     assert plan["irqbalance"]["action"] == "none"
+
+
+def test_old_mlx5_eq_names_are_no_queues(tmp_path):
+    mlx5_old_names_tree(tmp_path)
+    plan = Affinity(host(tmp_path, show=ABSENT), params(device="eth2")).plan()
+    # mlx5_pages_eq (27), mlx5_cmd_eq (28) and mlx5_async_eq (29) are left alone
+    assert [(e["irq"], e["queue"], e["cpu"]) for e in plan["mapping"]] == [(30, 0, 0), (31, 1, 1), (32, 2, 2), (33, 3, 3)]
 
 
 def test_check_mode_writes_nothing(tmp_path, capsys):
