@@ -42,7 +42,7 @@ options:
       - Whether the NIC itself spreads received UDP flows over its RX queues by port (RSS with the
         UDP ports in the hash, see M(sitelink.wgspread.ethtool_rss) and M(sitelink.wgspread.ethtool_flow_hash)).
       - Set it to V(false) for a NIC whose driver has no RSS or cannot hash UDP on ports (C(ethtool -x)
-        or C(ethtool -n DEV rx-flow-hash udp4) says C(Operation not supported)), such as veth: its queues
+        or C(ethtool -n DEV rx-flow-hash udp4) says C(Operation not supported)), such as veth. Its queues
         then do not follow the ports that port spreading varies, so O(rps=auto) turns RPS on even with
         a queue per CPU, and RPS's software hash over addresses and ports steers each port to a CPU.
         Each RX queue's RPS then spreads over all the CPUs (the packets may all arrive on one queue)
