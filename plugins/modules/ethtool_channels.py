@@ -19,8 +19,9 @@ description:
   - After a change the counts are read again and must be what was asked for.
   - Changing the channel count makes most drivers reset the device's queues, a short interruption of
     traffic on that NIC.
-  - When the driver does not support channels (C(Operation not supported), or no settable channel at
-    all), O(on_unsupported) decides what happens; the module never fails with a traceback.
+  - When the driver does not support channels, that is it cannot report or set them (C(Operation not
+    supported), or no settable channel at all), O(on_unsupported) decides what happens; the module never
+    fails with a traceback. With C(warn) and C(skip) the task succeeds unchanged.
 options:
   device:
     description: Network interface name.
@@ -40,16 +41,9 @@ options:
       - The CPU count that caps the default queue count.
       - Defaults to the number of CPUs in C(/sys/devices/system/cpu/online).
     type: int
-  on_unsupported:
-    description:
-      - What to do when the driver cannot report or set channels.
-      - C(fail) fails the task, C(warn) succeeds unchanged with a warning, C(skip) succeeds unchanged silently.
-      - RV(unsupported) is true in all three cases.
-    type: str
-    choices: [fail, warn, skip]
-    default: warn
 extends_documentation_fragment:
   - sitelink.wgspread.attributes
+  - sitelink.wgspread.on_unsupported
 attributes:
   check_mode:
     support: full

@@ -19,8 +19,8 @@ description:
     the socket, which wireguard-go reads in batches.
   - A feature the driver does not list, a feature the driver marks C([fixed]) at the other value,
     and a feature the driver does not take (still at the old value after C(ethtool -K), which
-    ethtool reports as C([requested on])) are unsupported; O(on_unsupported) decides what happens.
-    The other features are still set.
+    ethtool reports as C([requested on])) are unsupported (the driver cannot take them); O(on_unsupported)
+    decides what happens. With C(warn) and C(skip) the other features are still set.
 options:
   device:
     description: Network interface name.
@@ -30,15 +30,9 @@ options:
     description: Feature names as C(ethtool -k) prints them, each with the wanted state.
     type: dict
     required: true
-  on_unsupported:
-    description:
-      - What to do when the driver cannot take a feature.
-      - C(fail) fails the task, C(warn) sets what it can and warns, C(skip) sets what it can silently.
-    type: str
-    choices: [fail, warn, skip]
-    default: warn
 extends_documentation_fragment:
   - sitelink.wgspread.attributes
+  - sitelink.wgspread.on_unsupported
 attributes:
   check_mode:
     support: full

@@ -19,8 +19,9 @@ description:
     hash UDP on the addresses only (C(sd)) until told otherwise.
   - C(ethtool -N) exits 0 even when the kernel refuses the change, so the module judges by ethtool's
     messages and reads the fields again after a change; they must be what was asked for.
-  - When the driver does not support flow hashing (C(Operation not supported)), O(on_unsupported)
-    decides what happens.
+  - When the driver does not support flow hashing, that is it cannot report or set the fields of a
+    flow type (C(Operation not supported)), O(on_unsupported) decides what happens. C(warn) and
+    C(skip) leave that flow type as it is, and still configure the flow types the driver supports.
 options:
   device:
     description: Network interface name.
@@ -39,16 +40,9 @@ options:
         C(f) L4 source port, C(n) L4 destination port).
     type: str
     default: sdfn
-  on_unsupported:
-    description:
-      - What to do when the driver cannot report or set the fields of a flow type.
-      - C(fail) fails the task, C(warn) leaves that flow type and warns, C(skip) leaves it silently.
-      - Flow types the driver supports are still configured with C(warn) and C(skip).
-    type: str
-    choices: [fail, warn, skip]
-    default: warn
 extends_documentation_fragment:
   - sitelink.wgspread.attributes
+  - sitelink.wgspread.on_unsupported
 attributes:
   check_mode:
     support: full

@@ -20,8 +20,9 @@ description:
   - The hash key is accepted as hex bytes, with or without colons, and reported as
     lowercase colon-separated hex, as ethtool prints it.
   - After a change the configuration is read again and must be what was asked for.
-  - When the driver does not support RSS (C(Operation not supported), no table, no key, or a
-    hash function it does not offer), O(on_unsupported) decides what happens.
+  - When the driver does not support RSS, that is it cannot report or set what was asked for
+    (C(Operation not supported), no table, no key, or a hash function it does not offer),
+    O(on_unsupported) decides what happens. With C(warn) and C(skip) the task succeeds unchanged.
 options:
   device:
     description: Network interface name.
@@ -42,15 +43,9 @@ options:
   hash_key:
     description: RSS hash key as hex bytes, with the driver's key length. Unchanged when not given.
     type: str
-  on_unsupported:
-    description:
-      - What to do when the driver cannot report or set what was asked for.
-      - C(fail) fails the task, C(warn) succeeds unchanged with a warning, C(skip) succeeds unchanged silently.
-    type: str
-    choices: [fail, warn, skip]
-    default: warn
 extends_documentation_fragment:
   - sitelink.wgspread.attributes
+  - sitelink.wgspread.on_unsupported
 attributes:
   check_mode:
     support: full

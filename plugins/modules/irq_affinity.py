@@ -24,7 +24,7 @@ description:
     seconds, and handles it as O(irqbalance) says.
   - IRQs whose affinity the kernel manages itself (the write fails, typically with EIO) and devices
     without MSI/MSI-X queue IRQs (veth, most virtual NICs without virtio-pci) are unsupported; then
-    O(on_unsupported) decides what happens.
+    O(on_unsupported) decides what happens. With C(warn) and C(skip) the module pins what it can.
 options:
   device:
     description: Network interface name.
@@ -62,15 +62,9 @@ options:
     type: str
     choices: [ban, stop, ignore]
     default: ban
-  on_unsupported:
-    description:
-      - What to do when the device has no queue IRQs or the kernel refuses an IRQ's affinity.
-      - C(fail) fails the task, C(warn) pins what it can and warns, C(skip) pins what it can silently.
-    type: str
-    choices: [fail, warn, skip]
-    default: warn
 extends_documentation_fragment:
   - sitelink.wgspread.attributes
+  - sitelink.wgspread.on_unsupported
 attributes:
   check_mode:
     support: full

@@ -19,11 +19,12 @@ description:
     this spreads the tunnel's receive work over more CPUs.
   - Any non-zero value counts as on (newer kernels also know C(2), threaded busy polling), so a
     device already threaded is left alone.
-  - When the kernel has no threaded NAPI (the file is missing, kernels before 5.12), answers
-    C(Operation not supported) (some kernels do, for example for a WireGuard interface without
-    peers), or C(/sys) is read-only (containers), O(on_unsupported) decides what happens, once
-    for all devices (one warning that names them all). In check mode only a missing file and a
-    read-only C(/sys) can be told in advance.
+  - When the kernel cannot take the setting for a device, that is it has no threaded NAPI (the file
+    is missing, kernels before 5.12), answers C(Operation not supported) (some kernels do, for example
+    for a WireGuard interface without peers), or C(/sys) is read-only (containers), O(on_unsupported)
+    decides what happens, once for all devices. C(fail) fails the task after setting the other
+    devices, C(warn) sets the others and warns once (one warning that names them all), C(skip) sets
+    the others silently. In check mode only a missing file and a read-only C(/sys) can be told in advance.
 options:
   devices:
     description: Network interface names. Each must exist.
@@ -34,17 +35,9 @@ options:
     description: Whether NAPI polling of the devices runs in kernel threads.
     type: bool
     default: true
-  on_unsupported:
-    description:
-      - What to do when the kernel cannot take the setting for a device.
-      - C(fail) fails the task (after setting the other devices), C(warn) sets the others and warns once,
-        C(skip) sets the others silently.
-      - RV(unsupported) is true in all three cases.
-    type: str
-    choices: [fail, warn, skip]
-    default: warn
 extends_documentation_fragment:
   - sitelink.wgspread.attributes
+  - sitelink.wgspread.on_unsupported
 attributes:
   check_mode:
     support: full

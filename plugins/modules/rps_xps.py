@@ -20,10 +20,11 @@ description:
   - Masks are written as the kernel prints them, as wide as the host's possible CPUs in
     comma-separated 32-bit groups (C(ffffffff,ffffffff,ffffffff) on 96 CPUs), and compared as CPU
     sets, so a host with any number of CPUs is handled.
-  - When the kernel has no RPS or XPS (the files are missing), the device has a single transmit
-    queue and O(xps=on), or the files cannot be written (C(/sys) mounted read-only, as in most
-    containers, C(Read-only file system)), O(on_unsupported) decides what happens. Settings that
-    cannot be written are not counted as changes, so repeated runs stay unchanged.
+  - When the kernel or device cannot take a setting, that is the kernel has no RPS or XPS (the files
+    are missing), the device has a single transmit queue and O(xps=on), or the files cannot be written
+    (C(/sys) mounted read-only, as in most containers, C(Read-only file system)), O(on_unsupported)
+    decides what happens. With C(warn) and C(skip) the module sets what it can. Settings that cannot
+    be written are not counted as changes, so repeated runs stay unchanged.
 options:
   device:
     description: Network interface name.
@@ -87,15 +88,9 @@ options:
   tx_queues:
     description: Check mode only, ignored otherwise. As O(rx_queues), for the TX queues.
     type: int
-  on_unsupported:
-    description:
-      - What to do when the kernel or device cannot take a setting.
-      - C(fail) fails the task, C(warn) sets what it can and warns, C(skip) sets what it can silently.
-    type: str
-    choices: [fail, warn, skip]
-    default: warn
 extends_documentation_fragment:
   - sitelink.wgspread.attributes
+  - sitelink.wgspread.on_unsupported
 attributes:
   check_mode:
     support: full
