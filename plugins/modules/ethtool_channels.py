@@ -107,9 +107,10 @@ unsupported_reason:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sitelink.wgspread.plugins.module_utils.cpus import parse_cpulist
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
-    Unsupported, channels_text, decide_channels, exit_unsupported, parse_channels, run_ethtool,
+    Unsupported, channels_text, decide_channels, parse_channels, run_ethtool,
 )
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import exit_unsupported
 
 
 class Channels(object):

@@ -80,10 +80,9 @@ unsupported_reason:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.parsing.convert_bool import boolean
-from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
-    Unsupported, check_result, exit_unsupported, parse_features, report_unsupported, run_ethtool,
-)
+from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import Unsupported, check_result, parse_features, run_ethtool
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import exit_unsupported, report_unsupported
 
 
 def onoff(value):

@@ -93,10 +93,9 @@ unsupported_reason:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
-    Unsupported, normalize_fields, parse_flow_hash, report_unsupported, run_ethtool,
-)
+from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import Unsupported, normalize_fields, parse_flow_hash, run_ethtool
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import report_unsupported
 
 
 class FlowHash(object):

@@ -114,10 +114,10 @@ unsupported_reason:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
-    Unsupported, active_hfunc, decide_rss, equal_table, exit_unsupported, normalize_key, parse_rxfh, rxfh_text,
-    run_ethtool, weight_table,
+    Unsupported, active_hfunc, decide_rss, equal_table, normalize_key, parse_rxfh, rxfh_text, run_ethtool, weight_table,
 )
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import exit_unsupported
 
 
 class Rss(object):

@@ -131,8 +131,9 @@ from ansible_collections.sitelink.wgspread.plugins.module_utils.cpus import (
     IRQBALANCE_DROPIN, assign_irqs, cpu_order, format_cpulist, irqbalance_dropin, parse_cpulist, parse_interrupts,
     parse_systemctl_show, queue_irqs,
 )
-from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import Unsupported, exit_unsupported, report_unsupported
+from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import Unsupported
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import exit_unsupported, report_unsupported
 
 
 def device_file(host, device, name):

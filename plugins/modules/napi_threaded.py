@@ -82,8 +82,8 @@ unsupported_reason:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import report_unsupported
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import Host, refusal
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import report_unsupported
 
 
 def path(device):

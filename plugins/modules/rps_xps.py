@@ -153,8 +153,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sitelink.wgspread.plugins.module_utils.cpus import (
     format_cpulist, format_mask, parse_cpulist, parse_mask, possible_count, roundup_pow2, spread,
 )
-from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import report_unsupported
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import Host, refusal
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import report_unsupported
 
 SOCK_FLOW = "/proc/sys/net/core/rps_sock_flow_entries"
 

@@ -1,0 +1,45 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 sitelink.wgspread contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the NIC modules' main() share, so that on_unsupported means the same in every one of
+them (ethtool_channels, ethtool_rss, ethtool_flow_hash, ethtool_features, and the sysfs ones,
+irq_affinity, rps_xps and napi_threaded): exit_unsupported and report_unsupported.
+
+The doc fragment sitelink.wgspread.on_unsupported documents the option.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+
+def exit_unsupported(module, reason, warning, fail_msg=None, **result):
+    """End a NIC module whose device cannot do what was asked, as its on_unsupported says.
+
+    ``fail`` fails with ``fail_msg`` (default "DEVICE: REASON"); ``warn`` and ``skip`` end
+    unchanged, ``warn`` with ``warning``. Every way reports unsupported and the reason;
+    ``result`` adds the module's own keys (their empty values) to the unchanged result.
+    """
+    common = dict(changes=[], unsupported=True, unsupported_reason=reason)
+    if module.params["on_unsupported"] == "fail":
+        module.fail_json(msg=fail_msg or "%s: %s" % (module.params["device"], reason), **common)
+    if module.params["on_unsupported"] == "warn":
+        module.warn(warning)
+    module.exit_json(changed=False, **dict(common, **result))
+
+
+def report_unsupported(module, result, reasons, fail_prefix, warn_prefix=None):
+    """Add what a NIC module could not do to ``result``, and act as its on_unsupported says.
+
+    For modules that do what they can and list the rest (``reasons``, one per refusal);
+    exit_unsupported is for the ones that could do nothing. Sets ``unsupported`` and, when
+    there are reasons, ``unsupported_reason``; then ``fail`` fails with "FAIL_PREFIX: REASONS",
+    ``warn`` warns "WARN_PREFIX: REASONS", ``skip`` returns silently, as without reasons.
+    """
+    result["unsupported"] = bool(reasons)
+    if not reasons:
+        return
+    result["unsupported_reason"] = "; ".join(reasons)
+    if module.params["on_unsupported"] == "fail":
+        module.fail_json(msg="%s: %s" % (fail_prefix, result["unsupported_reason"]), **result)
+    if module.params["on_unsupported"] == "warn":
+        module.warn("%s: %s" % (warn_prefix, result["unsupported_reason"]))
