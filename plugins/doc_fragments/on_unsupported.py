@@ -8,7 +8,8 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # The on_unsupported option of the NIC modules (ethtool_*, irq_affinity, rps_xps,
-    # napi_threaded); exit_unsupported and report_unsupported in module_utils/nic_module.py act on it.
+    # napi_threaded). Its argument_spec entry is ON_UNSUPPORTED in module_utils/nic_module.py,
+    # which nic_module() adds to every NIC module; exit_unsupported and report_unsupported there act on it.
     #   extends_documentation_fragment:
     #     - sitelink.wgspread.on_unsupported
     # What counts as unsupported for a module, and what C(warn) and C(skip) still do there,

@@ -3,13 +3,27 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the NIC modules' main() share, so that on_unsupported means the same in every one of
 them (ethtool_channels, ethtool_rss, ethtool_flow_hash, ethtool_features, and the sysfs ones,
-irq_affinity, rps_xps and napi_threaded): exit_unsupported and report_unsupported.
+irq_affinity, rps_xps and napi_threaded): their AnsibleModule with the option (nic_module),
+exit_unsupported and report_unsupported.
 
 The doc fragment sitelink.wgspread.on_unsupported documents the option.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
+
+from ansible.module_utils.basic import AnsibleModule
+
+# As the doc fragment sitelink.wgspread.on_unsupported documents it.
+ON_UNSUPPORTED = dict(type="str", choices=["fail", "warn", "skip"], default="warn")
+
+
+def nic_module(argument_spec, **kwargs):
+    """The AnsibleModule of a NIC module: its own ``argument_spec`` plus on_unsupported (last),
+    with check mode supported, as every NIC module supports it. ``kwargs`` go to AnsibleModule
+    (for example mutually_exclusive)."""
+    return AnsibleModule(argument_spec=dict(argument_spec, on_unsupported=dict(ON_UNSUPPORTED)),
+                         supports_check_mode=True, **kwargs)
 
 
 def exit_unsupported(module, reason, warning, fail_msg=None, **result):

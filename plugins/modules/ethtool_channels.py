@@ -104,13 +104,12 @@ unsupported_reason:
   sample: "ethtool -l eth0: Cannot get device channel parameters : Operation not supported"
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sitelink.wgspread.plugins.module_utils.cpus import parse_cpulist
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
     Unsupported, channels_text, decide_channels, parse_channels, run_ethtool,
 )
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
-from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import exit_unsupported
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import exit_unsupported, nic_module
 
 
 class Channels(object):
@@ -147,16 +146,14 @@ class Channels(object):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
+    module = nic_module(
+        dict(
             device=dict(type="str", required=True),
             combined=dict(type="int"),
             rx=dict(type="int"),
             tx=dict(type="int"),
             cpu_count=dict(type="int"),
-            on_unsupported=dict(type="str", choices=["fail", "warn", "skip"], default="warn"),
         ),
-        supports_check_mode=True,
     )
     for name in ("combined", "rx", "tx", "cpu_count"):
         if module.params[name] is not None and module.params[name] < (1 if name == "cpu_count" else 0):

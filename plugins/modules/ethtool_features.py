@@ -78,11 +78,10 @@ unsupported_reason:
   sample: "rx-gro-hw is fixed at off"
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import Unsupported, check_result, parse_features, run_ethtool
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
-from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import exit_unsupported, report_unsupported
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import exit_unsupported, nic_module, report_unsupported
 
 
 def onoff(value):
@@ -138,13 +137,11 @@ class Features(object):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
+    module = nic_module(
+        dict(
             device=dict(type="str", required=True),
             features=dict(type="dict", required=True),
-            on_unsupported=dict(type="str", choices=["fail", "warn", "skip"], default="warn"),
         ),
-        supports_check_mode=True,
     )
     device = module.params["device"]
     try:

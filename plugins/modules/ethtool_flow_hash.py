@@ -92,10 +92,9 @@ unsupported_reason:
   sample: "ethtool -n veth0 rx-flow-hash udp4: Cannot get RX network flow hashing options: Operation not supported"
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import Unsupported, normalize_fields, parse_flow_hash, run_ethtool
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
-from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import report_unsupported
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import nic_module, report_unsupported
 
 
 class FlowHash(object):
@@ -144,14 +143,12 @@ def text(fields):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
+    module = nic_module(
+        dict(
             device=dict(type="str", required=True),
             flow_types=dict(type="list", elements="str", choices=["udp4", "udp6"], default=["udp4", "udp6"]),
             fields=dict(type="str", default="sdfn"),
-            on_unsupported=dict(type="str", choices=["fail", "warn", "skip"], default="warn"),
         ),
-        supports_check_mode=True,
     )
     device = module.params["device"]
     try:

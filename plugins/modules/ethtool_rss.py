@@ -112,12 +112,11 @@ unsupported_reason:
   sample: "ethtool -x veth0: Cannot get RX ring count: Operation not supported"
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
     Unsupported, active_hfunc, decide_rss, equal_table, normalize_key, parse_rxfh, rxfh_text, run_ethtool, weight_table,
 )
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
-from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import exit_unsupported
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import exit_unsupported, nic_module
 
 
 class Rss(object):
@@ -158,17 +157,15 @@ class Rss(object):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
+    module = nic_module(
+        dict(
             device=dict(type="str", required=True),
             equal=dict(type="int"),
             weights=dict(type="list", elements="int"),
             hfunc=dict(type="str"),
             hash_key=dict(type="str", no_log=False),
-            on_unsupported=dict(type="str", choices=["fail", "warn", "skip"], default="warn"),
         ),
         mutually_exclusive=[("equal", "weights")],
-        supports_check_mode=True,
     )
     if module.params["weights"] is not None and (not module.params["weights"] or min(module.params["weights"]) < 0):
         module.fail_json(msg="weights: give one non-negative weight per RX ring")

@@ -126,14 +126,13 @@ unsupported_reason:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sitelink.wgspread.plugins.module_utils.cpus import (
     IRQBALANCE_DROPIN, assign_irqs, cpu_order, format_cpulist, irqbalance_dropin, parse_cpulist, parse_interrupts,
     parse_systemctl_show, queue_irqs,
 )
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import Unsupported
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
-from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import exit_unsupported, report_unsupported
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import exit_unsupported, nic_module, report_unsupported
 
 
 def device_file(host, device, name):
@@ -246,16 +245,14 @@ def lines(mapping, key):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
+    module = nic_module(
+        dict(
             device=dict(type="str", required=True),
             cpus=dict(type="list", elements="int"),
             exclude_cpus=dict(type="list", elements="int", default=[]),
             numa=dict(type="str", choices=["prefer", "only", "ignore"], default="prefer"),
             irqbalance=dict(type="str", choices=["ban", "stop", "ignore"], default="ban"),
-            on_unsupported=dict(type="str", choices=["fail", "warn", "skip"], default="warn"),
         ),
-        supports_check_mode=True,
     )
     device = module.params["device"]
     affinity = Affinity(Host(module), module.params)

@@ -81,9 +81,8 @@ unsupported_reason:
   sample: "wg-site3: writing /sys/class/net/wg-site3/threaded: Operation not supported"
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import Host, refusal
-from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import report_unsupported
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import nic_module, report_unsupported
 
 
 def path(device):
@@ -145,13 +144,11 @@ def text(values):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
+    module = nic_module(
+        dict(
             devices=dict(type="list", elements="str", required=True),
             threaded=dict(type="bool", default=True),
-            on_unsupported=dict(type="str", choices=["fail", "warn", "skip"], default="warn"),
         ),
-        supports_check_mode=True,
     )
     threaded = Threaded(Host(module), module.params)
     try:

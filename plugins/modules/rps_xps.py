@@ -149,12 +149,11 @@ unsupported_reason:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sitelink.wgspread.plugins.module_utils.cpus import (
     format_cpulist, format_mask, parse_cpulist, parse_mask, possible_count, roundup_pow2, spread,
 )
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import Host, refusal
-from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import report_unsupported
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import nic_module, report_unsupported
 
 SOCK_FLOW = "/proc/sys/net/core/rps_sock_flow_entries"
 
@@ -285,8 +284,8 @@ class Steering(object):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
+    module = nic_module(
+        dict(
             device=dict(type="str", required=True),
             rps=dict(type="str", choices=["auto", "on", "off"], default="auto"),
             xps=dict(type="str", choices=["auto", "on", "off"], default="auto"),
@@ -297,9 +296,7 @@ def main():
             rps_sock_flow_entries=dict(type="int"),
             rx_queues=dict(type="int"),
             tx_queues=dict(type="int"),
-            on_unsupported=dict(type="str", choices=["fail", "warn", "skip"], default="warn"),
         ),
-        supports_check_mode=True,
     )
     device = module.params["device"]
     steering = Steering(Host(module), dict(module.params, check_mode=module.check_mode))
