@@ -4,7 +4,8 @@
 """What the NIC modules' main() share, so that on_unsupported means the same in every one of
 them (ethtool_channels, ethtool_rss, ethtool_flow_hash, ethtool_features, and the sysfs ones,
 irq_affinity, rps_xps and napi_threaded): their AnsibleModule with the option (nic_module),
-exit_unsupported and report_unsupported.
+exit_unsupported and report_unsupported, and the step between the two, plan then apply
+(plan_and_apply; all_or_nothing for the modules that can do nothing when the driver refuses).
 
 The doc fragment sitelink.wgspread.on_unsupported documents the option.
 """
@@ -13,6 +14,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import Unsupported
+from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError
 
 # As the doc fragment sitelink.wgspread.on_unsupported documents it.
 ON_UNSUPPORTED = dict(type="str", choices=["fail", "warn", "skip"], default="warn")
@@ -57,3 +60,41 @@ def report_unsupported(module, result, reasons, fail_prefix, warn_prefix=None):
         module.fail_json(msg="%s: %s" % (fail_prefix, result["unsupported_reason"]), **result)
     if module.params["on_unsupported"] == "warn":
         module.warn("%s: %s" % (warn_prefix, result["unsupported_reason"]))
+
+
+def plan_and_apply(module, worker, pending="todo", fail_prefix=None):
+    """The middle of a NIC module's main(): ``worker.plan()``, then ``worker.apply(plan)`` unless
+    in check mode or the plan's ``pending`` list (what is to be done) is empty.
+
+    ``fail_prefix`` is for the modules that do what they can and list the rest in
+    ``plan["unsupported"]``: with on_unsupported=fail, what the plan already found fails the task
+    ("FAIL_PREFIX: REASONS", report_unsupported) before anything is changed.
+    Returns the plan, which apply brings up to date with what it did. Exceptions are the
+    caller's: which ones mean "fail the task", and how Unsupported ends it, differ per module.
+    """
+    plan = worker.plan()
+    if fail_prefix and plan["unsupported"] and module.params["on_unsupported"] == "fail":  # before anything is changed
+        report_unsupported(module, dict(changes=[]), plan["unsupported"], fail_prefix)
+    if plan[pending] and not module.check_mode:
+        worker.apply(plan)
+    return plan
+
+
+def all_or_nothing(module, worker, pending, left_as_is):
+    """plan_and_apply for the modules that can do nothing when the driver refuses one thing
+    (ethtool_channels, ethtool_rss); their apply sets ``plan["after"]`` to what it reads back.
+
+    Unsupported, from plan or apply, ends the module (exit_unsupported): ``fail`` with "DEVICE:
+    not supported by the driver: REASON", ``warn`` with "DEVICE: LEFT_AS_IS, not supported by
+    the driver: REASON". ValueError and CommandError fail it with "DEVICE: ERROR".
+    Returns the plan; its ``after`` is the state after the task (in check mode, the planned one).
+    """
+    device = module.params["device"]
+    try:
+        plan = plan_and_apply(module, worker, pending)
+    except Unsupported as exc:
+        exit_unsupported(module, str(exc), "%s: %s, not supported by the driver: %s" % (device, left_as_is, exc),
+                         fail_msg="%s: not supported by the driver: %s" % (device, exc))
+    except (ValueError, CommandError) as exc:
+        module.fail_json(msg="%s: %s" % (device, exc))
+    return plan

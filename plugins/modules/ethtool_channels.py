@@ -105,11 +105,9 @@ unsupported_reason:
 """
 
 from ansible_collections.sitelink.wgspread.plugins.module_utils.cpus import parse_cpulist
-from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
-    Unsupported, channels_text, decide_channels, parse_channels, run_ethtool,
-)
-from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
-from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import exit_unsupported, nic_module
+from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import channels_text, decide_channels, parse_channels, run_ethtool
+from ansible_collections.sitelink.wgspread.plugins.module_utils.host import Host
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import all_or_nothing, nic_module
 
 
 class Channels(object):
@@ -142,6 +140,7 @@ class Channels(object):
                  for kind, _have, wanted in plan["todo"] if now["current"][kind] != wanted]
         if wrong:
             raise ValueError("after ethtool -L: " + "; ".join(wrong))
+        plan["after"] = now["current"]
         return now["current"]
 
 
@@ -158,19 +157,8 @@ def main():
     for name in ("combined", "rx", "tx", "cpu_count"):
         if module.params[name] is not None and module.params[name] < (1 if name == "cpu_count" else 0):
             module.fail_json(msg="%s: %d is not a valid count" % (name, module.params[name]))
-    channels = Channels(Host(module), module.params)
-    try:
-        plan = channels.plan()
-        after = plan["after"]
-        if plan["todo"] and not module.check_mode:
-            after = channels.apply(plan)
-    except Unsupported as exc:
-        device = module.params["device"]
-        exit_unsupported(module, str(exc), "%s: channels left as they are, not supported by the driver: %s" % (device, exc),
-                         fail_msg="%s: not supported by the driver: %s" % (device, exc))
-    except (ValueError, CommandError) as exc:
-        module.fail_json(msg="%s: %s" % (module.params["device"], exc))
-
+    plan = all_or_nothing(module, Channels(Host(module), module.params), "todo", "channels left as they are")
+    after = plan["after"]
     result = dict(changed=bool(plan["todo"]), changes=plan["changes"], unsupported=False,
                   channels_before=plan["current"]["current"], channels=after, maximum=plan["current"]["max"])
     if module._diff:

@@ -81,7 +81,7 @@ unsupported_reason:
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import Unsupported, check_result, parse_features, run_ethtool
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
-from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import exit_unsupported, nic_module, report_unsupported
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import exit_unsupported, nic_module, plan_and_apply, report_unsupported
 
 
 def onoff(value):
@@ -145,12 +145,7 @@ def main():
     )
     device = module.params["device"]
     try:
-        features = Features(Host(module), module.params)
-        plan = features.plan()
-        if plan["unsupported"] and module.params["on_unsupported"] == "fail":  # before anything is switched
-            report_unsupported(module, dict(changes=[]), plan["unsupported"], "%s: not supported" % device)
-        if plan["todo"] and not module.check_mode:
-            features.apply(plan)
+        plan = plan_and_apply(module, Features(Host(module), module.params), fail_prefix="%s: not supported" % device)
     except Unsupported as exc:
         # ethtool -k itself refused: the device has no feature list at all.
         exit_unsupported(module, str(exc), "%s: features left as they are: %s" % (device, exc), features={})

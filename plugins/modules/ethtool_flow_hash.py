@@ -94,7 +94,7 @@ unsupported_reason:
 
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import Unsupported, normalize_fields, parse_flow_hash, run_ethtool
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
-from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import nic_module, report_unsupported
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import nic_module, plan_and_apply, report_unsupported
 
 
 class FlowHash(object):
@@ -152,12 +152,7 @@ def main():
     )
     device = module.params["device"]
     try:
-        flow_hash = FlowHash(Host(module), module.params)
-        plan = flow_hash.plan()
-        if plan["unsupported"] and module.params["on_unsupported"] == "fail":  # before anything is set
-            report_unsupported(module, dict(changes=[]), plan["unsupported"], "%s: not supported by the driver" % device)
-        if plan["todo"] and not module.check_mode:
-            flow_hash.apply(plan)
+        plan = plan_and_apply(module, FlowHash(Host(module), module.params), fail_prefix="%s: not supported by the driver" % device)
     except (ValueError, CommandError) as exc:
         module.fail_json(msg="%s: %s" % (device, exc))
 

@@ -113,10 +113,10 @@ unsupported_reason:
 """
 
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
-    Unsupported, active_hfunc, decide_rss, equal_table, normalize_key, parse_rxfh, rxfh_text, run_ethtool, weight_table,
+    active_hfunc, decide_rss, equal_table, normalize_key, parse_rxfh, rxfh_text, run_ethtool, weight_table,
 )
-from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
-from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import exit_unsupported, nic_module
+from ansible_collections.sitelink.wgspread.plugins.module_utils.host import Host
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import all_or_nothing, nic_module
 
 
 class Rss(object):
@@ -153,6 +153,7 @@ class Rss(object):
                 raise ValueError("after ethtool -X the %s is not what was asked for" % label)
         if active_hfunc(now) != active_hfunc(plan["after"]):
             raise ValueError("after ethtool -X the hash function is %s, wanted %s" % (active_hfunc(now), active_hfunc(plan["after"])))
+        plan["after"] = now
         return now
 
 
@@ -169,19 +170,8 @@ def main():
     )
     if module.params["weights"] is not None and (not module.params["weights"] or min(module.params["weights"]) < 0):
         module.fail_json(msg="weights: give one non-negative weight per RX ring")
-    rss = Rss(Host(module), module.params)
-    try:
-        plan = rss.plan()
-        after = plan["after"]
-        if plan["args"] and not module.check_mode:
-            after = rss.apply(plan)
-    except Unsupported as exc:
-        device = module.params["device"]
-        exit_unsupported(module, str(exc), "%s: RSS left as it is, not supported by the driver: %s" % (device, exc),
-                         fail_msg="%s: not supported by the driver: %s" % (device, exc))
-    except (ValueError, CommandError) as exc:
-        module.fail_json(msg="%s: %s" % (module.params["device"], exc))
-
+    plan = all_or_nothing(module, Rss(Host(module), module.params), "args", "RSS left as it is")
+    after = plan["after"]
     result = dict(changed=bool(plan["args"]), changes=plan["changes"], unsupported=False, rings=after["rings"],
                   indirection_table=after["table"], hfunc=active_hfunc(after), hash_key=after["key"])
     if module._diff:

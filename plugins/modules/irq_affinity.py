@@ -132,7 +132,7 @@ from ansible_collections.sitelink.wgspread.plugins.module_utils.cpus import (
 )
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import Unsupported
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
-from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import exit_unsupported, nic_module, report_unsupported
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import exit_unsupported, nic_module, plan_and_apply, report_unsupported
 
 
 def device_file(host, device, name):
@@ -257,9 +257,7 @@ def main():
     device = module.params["device"]
     affinity = Affinity(Host(module), module.params)
     try:
-        plan = affinity.plan()
-        if plan["changes"] and not module.check_mode:
-            affinity.apply(plan)
+        plan = plan_and_apply(module, affinity, "changes")
     except Unsupported as exc:
         exit_unsupported(module, str(exc), "%s: IRQ affinity left as it is: %s" % (device, exc),
                          mapping=[], numa_node=None, irqbalance={})

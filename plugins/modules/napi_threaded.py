@@ -82,7 +82,7 @@ unsupported_reason:
 """
 
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import Host, refusal
-from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import nic_module, report_unsupported
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import nic_module, plan_and_apply, report_unsupported
 
 
 def path(device):
@@ -152,9 +152,7 @@ def main():
     )
     threaded = Threaded(Host(module), module.params)
     try:
-        plan = threaded.plan()
-        if plan["todo"] and not module.check_mode:
-            threaded.apply(plan)
+        plan = plan_and_apply(module, threaded)
     except (ValueError, IOError, OSError) as exc:
         module.fail_json(msg=str(exc))
 

@@ -153,7 +153,7 @@ from ansible_collections.sitelink.wgspread.plugins.module_utils.cpus import (
     format_cpulist, format_mask, parse_cpulist, parse_mask, possible_count, roundup_pow2, spread,
 )
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import Host, refusal
-from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import nic_module, report_unsupported
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import nic_module, plan_and_apply, report_unsupported
 
 SOCK_FLOW = "/proc/sys/net/core/rps_sock_flow_entries"
 
@@ -301,11 +301,7 @@ def main():
     device = module.params["device"]
     steering = Steering(Host(module), dict(module.params, check_mode=module.check_mode))
     try:
-        plan = steering.plan()
-        if plan["unsupported"] and module.params["on_unsupported"] == "fail":  # before anything is written
-            report_unsupported(module, dict(changes=[]), plan["unsupported"], "%s: not supported" % device)
-        if plan["todo"] and not module.check_mode:
-            steering.apply(plan)
+        plan = plan_and_apply(module, steering, fail_prefix="%s: not supported" % device)
     except (ValueError, IOError, OSError) as exc:
         module.fail_json(msg="%s: %s" % (device, exc))
 
