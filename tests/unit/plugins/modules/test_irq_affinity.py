@@ -31,31 +31,29 @@ def virtio_tree(root):
     put(root, "/proc/interrupts", text("virtio_net/interrupts"))
 
 
+def pci_nic_tree(root, dev, device, irqs, msi, numa_node, interrupts):
+    """A 4-CPU host (0-3) with the PCI NIC ``device`` at ``dev``: its ``irqs`` (MSI kind ``msi``)
+    all on CPUs 0-3, its NUMA node, and the recorded /proc/interrupts ``interrupts``."""
+    for irq in irqs:
+        put(root, "%s/msi_irqs/%d" % (dev, irq), msi + "\n")
+        put(root, "/proc/irq/%d/smp_affinity_list" % irq, "0-3\n")
+    put(root, dev + "/numa_node", numa_node + "\n")
+    put(root, "/sys/class/net/%s/ifindex" % device, "4\n")
+    os.symlink(os.path.join(str(root), dev.lstrip("/")), os.path.join(str(root), "sys/class/net/%s/device" % device))
+    put(root, "/sys/devices/system/cpu/online", "0-3\n")
+    put(root, "/proc/interrupts", text(interrupts))
+
+
 def mlx5_tree(root):
     """mlx5 (IRQ names as mlx5 names them) on NUMA node 1 = CPUs 2-3 of 0-3."""
-    dev = "/sys/devices/pci0000:80/0000:81:00.0"
-    for irq in range(98, 103):
-        put(root, "%s/msi_irqs/%d" % (dev, irq), "msix\n")
-        put(root, "/proc/irq/%d/smp_affinity_list" % irq, "0-3\n")
-    put(root, dev + "/numa_node", "1\n")
-    put(root, "/sys/class/net/ens1f0np0/ifindex", "4\n")
-    os.symlink(os.path.join(str(root), dev.lstrip("/")), os.path.join(str(root), "sys/class/net/ens1f0np0/device"))
-    put(root, "/sys/devices/system/cpu/online", "0-3\n")
+    pci_nic_tree(root, "/sys/devices/pci0000:80/0000:81:00.0", "ens1f0np0", range(98, 103), "msix", "1", "mlx5/interrupts")
     put(root, "/sys/devices/system/node/node1/cpulist", "2-3\n")
-    put(root, "/proc/interrupts", text("mlx5/interrupts"))
 
 
 def mlx5_old_names_tree(root):
     """The recorded 4-CPU host: its first mlx5 function owns IRQs 27-33 (3 EQs, 4 completion queues)."""
-    dev = "/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0"
-    for irq in range(27, 34):
-        put(root, "%s/msi_irqs/%d" % (dev, irq), "msi\n")
-        put(root, "/proc/irq/%d/smp_affinity_list" % irq, "0-3\n")
-    put(root, dev + "/numa_node", "-1\n")
-    put(root, "/sys/class/net/eth2/ifindex", "4\n")
-    os.symlink(os.path.join(str(root), dev.lstrip("/")), os.path.join(str(root), "sys/class/net/eth2/device"))
-    put(root, "/sys/devices/system/cpu/online", "0-3\n")
-    put(root, "/proc/interrupts", text("mlx5/interrupts-old-eq-names-4cpu"))
+    pci_nic_tree(root, "/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0", "eth2", range(27, 34), "msi", "-1",
+                 "mlx5/interrupts-old-eq-names-4cpu")
 
 
 def params(**changes):
