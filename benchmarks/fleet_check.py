@@ -24,14 +24,10 @@ import statistics
 import sys
 import time
 
+import benchkit
+
 # The collection under its real name, as tests/conftest.py and scripts/test link it.
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COLLECTIONS = os.path.join(ROOT, ".cache", "collections")
-LINK = os.path.join(COLLECTIONS, "ansible_collections", "sitelink", "wgspread")
-if not os.path.exists(LINK):
-    os.makedirs(os.path.dirname(LINK), exist_ok=True)
-    os.symlink(os.path.relpath(ROOT, os.path.dirname(LINK)), LINK)
-sys.path.insert(0, COLLECTIONS)
+sys.path.insert(0, benchkit.link_collection())
 
 from ansible_collections.sitelink.wgspread.plugins.module_utils.fleet import (  # noqa: E402
     fleet_markdown, fleet_report, fleet_table,

@@ -43,12 +43,10 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COLLECTIONS = os.path.join(ROOT, ".cache", "collections")
-LINK = os.path.join(COLLECTIONS, "ansible_collections", "sitelink", "wgspread")
-if not os.path.exists(LINK):
-    os.makedirs(os.path.dirname(LINK), exist_ok=True)
-    os.symlink(os.path.relpath(ROOT, os.path.dirname(LINK)), LINK)
+import benchkit
+from benchkit import ROOT, first_line, loadavg
+
+COLLECTIONS = benchkit.link_collection()  # the collection under its real name, for ANSIBLE_COLLECTIONS_PATH
 
 LAB = os.path.join(ROOT, "scripts", "lab")
 DOC = os.path.join(ROOT, "docs", "benchmarks-rollout.md")
@@ -362,11 +360,6 @@ class Inotify:
 
 # ---------------------------------------------------------------- one size
 
-def loadavg():
-    with open("/proc/loadavg") as handle:
-        return " ".join(handle.read().split()[:3])
-
-
 def measure(gateways, args, workdir, inotify):
     spokes = gateways - 1
     sizedir = os.path.join(workdir, "n%d" % gateways)
@@ -523,24 +516,17 @@ def cpu_lines(results):
 
 
 def versions():
-    def first_line(argv):
-        try:
-            return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False).stdout.splitlines()[0].strip()
-        except (OSError, IndexError, subprocess.SubprocessError):
-            return "unknown"
-    image = first_line(["podman", "image", "inspect", IMAGE, "--format", "{{.Id}} {{.Created}} {{.Size}}"]).split()
-    return {
-        "kernel": platform.release(),
-        "cpu_model": next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?"),
+    image = first_line(["podman", "image", "inspect", IMAGE, "--format", "{{.Id}} {{.Created}} {{.Size}}"], 30).split()
+    return dict(benchkit.machine(), **{
         "mem_gb": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2.0 ** 30,
-        "ansible": first_line([ansible_bin("ansible-playbook"), "--version"]),
+        "ansible": first_line([ansible_bin("ansible-playbook"), "--version"], 30),
         "python": platform.python_version(),
-        "podman": first_line(["podman", "--version"]),
+        "podman": first_line(["podman", "--version"], 30),
         "image_id": image[0][:12] if image else "?",
         "image_created": image[1] if len(image) > 1 else "?",
         "image_mb": int(image[-1]) / 1e6 if image and image[-1].isdigit() else 0,
         "forks": forks(),
-    }
+    })
 
 
 def commit():

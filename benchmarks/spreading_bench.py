@@ -30,7 +30,6 @@ import datetime
 import json
 import math
 import os
-import platform
 import re
 import shutil
 import signal
@@ -40,13 +39,10 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COLLECTIONS = os.path.join(ROOT, ".cache", "collections")
-LINK = os.path.join(COLLECTIONS, "ansible_collections", "sitelink", "wgspread")
-if not os.path.exists(LINK):
-    os.makedirs(os.path.dirname(LINK), exist_ok=True)
-    os.symlink(os.path.relpath(ROOT, os.path.dirname(LINK)), LINK)
-sys.path.insert(0, COLLECTIONS)
+import benchkit
+from benchkit import ROOT, first_line, loadavg
+
+sys.path.insert(0, benchkit.link_collection())
 
 from ansible_collections.sitelink.wgspread.plugins.module_utils.links import gateway_tunnels  # noqa: E402
 from ansible_collections.sitelink.wgspread.plugins.module_utils.nft import (  # noqa: E402
@@ -597,24 +593,12 @@ def verdicts(rows):
 
 
 def versions():
-    def first_line(argv):
-        try:
-            return subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False).stdout.splitlines()[0].strip()
-        except (OSError, IndexError, subprocess.SubprocessError):
-            return "unknown"
-    return {
-        "kernel": platform.release(),
+    return dict(benchkit.machine(), **{
         "cpus": CPUS,
-        "cpu_model": next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?"),
-        "wireguard-go": first_line(["wireguard-go", "--version"]),
-        "iperf3": first_line(["iperf3", "--version"]),
-        "nft": first_line(["nft", "--version"]),
-    }
-
-
-def loadavg():
-    with open("/proc/loadavg") as handle:
-        return " ".join(handle.read().split()[:3])
+        "wireguard-go": first_line(["wireguard-go", "--version"], 10),
+        "iperf3": first_line(["iperf3", "--version"], 10),
+        "nft": first_line(["nft", "--version"], 10),
+    })
 
 
 def write_doc(rows, results, args, meta):
