@@ -240,11 +240,17 @@ class Steering(object):
         plan["changes"].append(change)
         return True
 
-    def want_mask(self, plan, name, wanted, feature):
+    def existing(self, plan, name, wanted, feature):
+        """The file's text (see current), or None when the kernel has no such file: then, if
+        something other than empty or 0 is wanted, the kernel lacks ``feature`` (unsupported)."""
         text = self.current(name)
+        if text is None and wanted:
+            plan["unsupported"].append("%s: no %s" % (name, feature))
+        return text
+
+    def want_mask(self, plan, name, wanted, feature):
+        text = self.existing(plan, name, wanted, feature)
         if text is None:
-            if wanted:
-                plan["unsupported"].append("%s: no %s" % (name, feature))
             return
         have = parse_mask(text)
         mask = format_mask(wanted, plan["nr_cpus"])
@@ -256,10 +262,8 @@ class Steering(object):
                 queue.update(cpus=have, mask=format_mask(have, plan["nr_cpus"]))
 
     def want_number(self, plan, name, wanted, feature):
-        text = self.current(name)
+        text = self.existing(plan, name, wanted, feature)
         if text is None:
-            if wanted:
-                plan["unsupported"].append("%s: no %s" % (name, feature))
             return
         have = int(text.strip() or 0)
         if have != wanted:
