@@ -155,8 +155,9 @@ def write_inventory(directory, spokes):
                   "    subnet: %s/31" % tunnel_ip(k, 0),
                   "    listen_port: %d" % (LISTEN_BASE + LISTEN_STEP * (k - 1)),
                   "    persistent_keepalive: 25"]
+    # The lab's own settings otherwise (role defaults: nic_tuning sets queue counts and RPS/XPS).
     links += ["", "# The same lab settings as lab/inventory/group_vars/all/links.yml.",
-              "port_spread_meter: true", "nic_tuning_channels: false", "nic_tuning_rps_xps: false", ""]
+              "port_spread_meter: true", ""]
     os.makedirs(os.path.join(directory, "group_vars", "all"))
     with open(os.path.join(directory, "group_vars", "all", "links.yml"), "w") as handle:
         handle.write("\n".join(links))
@@ -646,7 +647,8 @@ no-op re-run cost, and how do both grow with the number of gateways?
   N-1 WireGuard interfaces and wireguard-go processes on the hub), tunnel subnets 198.18.0.0/31,
   198.18.0.2/31, ..., listen port 51820 + 100 (K-1) on both ends, persistent_keepalive 25, spread ports
   `count: auto` (the receiver's {cpus} CPUs). Lab settings as `lab/inventory`: port_spread_meter true,
-  nic_tuning_channels false, nic_tuning_rps_xps false. The inventory is generated per size in a temp dir.
+  nic_tuning with the role's defaults (queue counts and RPS/XPS on the lab interfaces). The inventory is
+  generated per size in a temp dir.
 - Host limit: {inotify_note}. Rootful containers are uid 0 of the host, so every gateway's systemd,
   dbus-daemon and logind ({inotify_gw} inotify instances per booted gateway) and every wireguard-go process
   (1 per link end, for its UAPI socket) draw on root's one limit, shared with every other container on the
