@@ -114,17 +114,24 @@ class Pinger(object):
     changes something. ``result()`` gives (sent, received, longest silence in seconds): the
     longest time between two replies, i.e. the outage as the pinging side saw it (start the
     change a moment after the pinger). Late replies count as received; the silence shows the
-    delay."""
+    delay.
 
-    REPLY = re.compile(r"^\[(\d+\.\d+)\] \d+ bytes from .*icmp_seq=\d+")
+    ``stop()`` ends ping with SIGINT at an arbitrary moment, and ping then counts the echo still
+    on its way (sent a few ms before, reply not yet back) as lost. So the pings sent after the
+    last reply are not counted when they span less than the reply wait (-W, 1 s): their fate is
+    unknown, not lost. A longer tail is a tunnel that broke at the end, and counts as lost."""
+
+    REPLY = re.compile(r"^\[(\d+\.\d+)\] \d+ bytes from .*icmp_seq=(\d+)")
+    REPLY_WAIT = 1.0  # ping's -W
 
     def __init__(self, gateway, address, count, interval=0.01):
         self.gateway, self.address = gateway, address
         # A file, not a pipe: nobody reads a pipe until the end, and a full pipe (64 KiB, about
         # 9 s of replies) would stall ping itself and fake an outage.
         self.log = tempfile.TemporaryFile(mode="w+")
+        self.interval = interval
         self.process = subprocess.Popen(
-            ["podman", "exec", container(gateway), "ping", "-D", "-n", "-i", str(interval), "-W", "1",
+            ["podman", "exec", container(gateway), "ping", "-D", "-n", "-i", str(interval), "-W", "%g" % self.REPLY_WAIT,
              "-c", str(count), address], stdout=self.log, stderr=subprocess.STDOUT, text=True)
 
     def running(self):
@@ -142,8 +149,12 @@ class Pinger(object):
         match = re.search(r"(\d+) packets transmitted, (\d+) received", out)
         assert match, out[-2000:]
         sent, received = map(int, match.groups())
-        replies = [float(m.group(1)) for m in map(self.REPLY.match, out.splitlines()) if m]
-        times = sorted(replies)
+        replies = [m for m in map(self.REPLY.match, out.splitlines()) if m]
+        answered = set(int(m.group(2)) for m in replies)
+        unanswered_tail = sent - max(answered, default=0)
+        if 0 < unanswered_tail and unanswered_tail * self.interval < self.REPLY_WAIT:
+            sent, received = sent - unanswered_tail, len(answered)
+        times = sorted(float(m.group(1)) for m in replies)
         silence = max(b - a for a, b in zip(times, times[1:], strict=False)) if len(times) > 1 else float("inf")
         # the slowest reply tells a delayed tunnel (high) from a stalled ping process (low)
         rtt = re.search(r"rtt min/avg/max/mdev = [\d.]+/[\d.]+/([\d.]+)/", out)
