@@ -174,7 +174,10 @@ def ping_every_tunnel(links=None, count=6000):
 
 
 def stop_pings(pingers):
-    """Each pinger's (sent, received, longest silence); every one must still have been running."""
+    """Each pinger's (sent, received, longest silence); every one must still have been running.
+    The pings go on for a moment after the change: a tunnel the change broke then leaves an
+    unanswered tail longer than the reply wait, which counts as lost (see Pinger)."""
+    time.sleep(Pinger.REPLY_WAIT * 1.5)
     assert all(p.running() for p in pingers.values()), "a ping ended before the change did: raise its count"
     for pinger in pingers.values():
         pinger.stop()
