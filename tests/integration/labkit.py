@@ -152,7 +152,7 @@ class Pinger(object):
         replies = [m for m in map(self.REPLY.match, out.splitlines()) if m]
         answered = set(int(m.group(2)) for m in replies)
         unanswered_tail = sent - max(answered, default=0)
-        if 0 < unanswered_tail and unanswered_tail * self.interval < self.REPLY_WAIT:
+        if answered and 0 < unanswered_tail and unanswered_tail * self.interval < self.REPLY_WAIT:
             sent, received = sent - unanswered_tail, len(answered)
         times = sorted(float(m.group(1)) for m in replies)
         silence = max(b - a for a, b in zip(times, times[1:], strict=False)) if len(times) > 1 else float("inf")
