@@ -11,8 +11,9 @@ table, or RPS's per-boot seed), so N arbitrary ports on N CPUs rarely land one p
 How (the port_spread role's calibrate.yml): every link to calibrate is rolled out for a
 moment with K = factor x count candidate ports per receiver (probe_links()); the receiver
 counts probe packets per (port, CPU) in a table of its own; choose() keeps the ports; the
-choice is recorded in the receiver's local facts (record()) and links.py uses it for as
-long as the link's spread request (count, first_port, step) stays the same.
+choice is recorded in the receiver's local facts (record()); the next plan (plan.py) reads
+it back as an input and uses it for as long as the link's spread request (count,
+first_port, step) stays the same.
 
 Pure: no Ansible, no I/O.
 """
@@ -22,7 +23,8 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.sitelink.wgspread.plugins.module_utils.links import parse_links
+from ansible_collections.sitelink.wgspread.plugins.module_utils.links import default_link_name
+from ansible_collections.sitelink.wgspread.plugins.module_utils.plan import check_plan
 from ansible_collections.sitelink.wgspread.plugins.module_utils.rss import plan_ports_from_counts, port_cpus
 
 DEFAULT_FACTOR = 4
@@ -31,18 +33,22 @@ DEFAULT_FACTOR = 4
 MODES = ("never", "missing", "always")
 
 
-def links_to_calibrate(links, inventory, hostvars, run_hosts, mode):
+def links_to_calibrate(plan, run_hosts, mode):
     """Names of the links a run calibrates: spreading on, both ends in the run, port sets
     asked as count/first_port/step on both ends (an explicit list is the user's choice),
-    and, with ``missing``, an end without a record for its current request."""
+    and, with ``missing``, an end without a record for its current request.
+
+    ``plan``: the fleet plan (``wgspread_plan``, module_utils/plan.py)."""
     if mode not in MODES:
         raise ValueError("port_spread_calibrate must be one of %s, got %r" % (", ".join(MODES), mode))
     if mode == "never":
         return []
+    check_plan(plan)
+    run = set(run_hosts)
     names = []
-    for link in parse_links(links, inventory, hostvars):
+    for link in plan["links"]:
         spread = link["spread"]
-        if not spread["enabled"] or not all(g in run_hosts for g in link["gateways"]):
+        if not spread["enabled"] or not all(g in run for g in link["gateways"]):
             continue
         requests = [spread["requests"].get(g) for g in link["gateways"]]
         if any(r is None or r.get("count") is None for r in requests):
@@ -52,22 +58,23 @@ def links_to_calibrate(links, inventory, hostvars, run_hosts, mode):
     return names
 
 
-def probe_links(links, inventory, hostvars, names, factor=DEFAULT_FACTOR):
+def probe_links(links, plan, names, factor=DEFAULT_FACTOR):
     """``links`` with every link named in ``names`` spreading over its probe candidates.
 
     A receiver's candidates are ``factor`` x its port count, from the same first port and
-    step as its spread request; links.py checks the result like any other input, so
-    candidates that collide with another link's ports are refused naming the link.
+    step as its spread request (read from ``plan``). The result is planned like any other
+    input (the fleet_plan action), so candidates that collide with another link's ports
+    are refused naming the link.
     """
-    parsed = dict((link["name"], link) for link in parse_links(links, inventory, hostvars))
+    check_plan(plan)
+    requests_by_link = dict((link["name"], link["spread"]["requests"]) for link in plan["links"])
     out = copy.deepcopy(links)
     for link in out:
-        name = link.get("name") or "%s-%s" % tuple(link["gateways"])
+        name = link.get("name") or default_link_name(link["gateways"])
         if name not in names:
             continue
-        requests = parsed[name]["spread"]["requests"]
         ports = {}
-        for gateway, request in requests.items():
+        for gateway, request in requests_by_link[name].items():
             if request is None:
                 raise ValueError("link %s: spread.ports lists the ports of %s explicitly; "
                                  "there is nothing to calibrate" % (name, gateway))
@@ -137,7 +144,7 @@ def record(existing, link, request, verdict, peer):
 def calibrate(existing, tunnels, names, nft_json, cpus):
     """One receiver's verdicts for the links in ``names`` and its local facts with them.
 
-    ``tunnels``: this gateway's tunnels (links.gateway_tunnels, with the real links, so each
+    ``tunnels``: this gateway's tunnels (its part of the real plan, not the probe's, so each
     carries the request its record is keyed on); ``nft_json``: the probe counters
     (meter_rules comments); ``cpus``: receive CPU count. Only calibrated verdicts are
     recorded; an earlier record of a link that could not be calibrated now is dropped.

@@ -16,7 +16,7 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.sitelink.wgspread.plugins.module_utils.links import parse_links
+from ansible_collections.sitelink.wgspread.plugins.module_utils.plan import check_plan
 
 try:
     import jmespath
@@ -243,18 +243,17 @@ def _link(link, gateways, tunnels):
     return entry
 
 
-def fleet_report(results_by_host, links, inventory, hostvars, run_hosts=None, require_complete=False):
+def fleet_report(results_by_host, plan, run_hosts=None, require_complete=False):
     """Every gateway's nft_ruleset_check result -> per gateway and per link results and a verdict.
 
-    ``results_by_host``: {inventory hostname: registered module result}. ``links``,
-    ``inventory``, ``hostvars``: as for links.parse_links (what each end should have).
+    ``results_by_host``: {inventory hostname: registered module result}. ``plan``: the
+    fleet plan (``wgspread_plan``, module_utils/plan.py: what each end should have).
     ``run_hosts``: the hosts of this run (``ansible_play_hosts_all``); a gateway outside
     it is "not in the run" (--limit) and its links are listed as unchecked, not failed,
     unless ``require_complete``. Default: the hosts that have a result.
-    Raises links.LinkError for a broken ``wgspread_links``.
     """
     results = dict(results_by_host or {})
-    parsed = parse_links(links, inventory, hostvars)
+    parsed = check_plan(plan)["links"]
     run = set(run_hosts) if run_hosts is not None else set(results)
     names_by_gateway = {}
     for link in parsed:

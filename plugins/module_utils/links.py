@@ -121,7 +121,42 @@ def _port(value):
     return port
 
 
+class HostVarsCache(object):
+    """Each host's variables, each read once.
+
+    Ansible's ``hostvars[host]`` works out all of a host's variables on every access, and
+    the checks here read a few of them per link: for a hub with 1,000 links that was the
+    larger part of the cost. Reading through this cache makes it once per host and name.
+    """
+
+    def __init__(self, hostvars):
+        self._hostvars = hostvars if hostvars is not None else {}
+        self._hosts = {}
+        self._values = {}
+
+    def host(self, host):
+        """The host's variables (a mapping), or None for a host without any."""
+        if host not in self._hosts:
+            try:
+                self._hosts[host] = self._hostvars[host]
+            except KeyError:
+                self._hosts[host] = None
+        return self._hosts[host]
+
+    def get(self, host, key):
+        cache_key = (host, key)
+        if cache_key not in self._values:
+            variables = self.host(host)
+            try:
+                self._values[cache_key] = variables.get(key) if variables is not None else None
+            except AttributeError:
+                self._values[cache_key] = None
+        return self._values[cache_key]
+
+
 def _hostvar(hostvars, host, key):
+    if isinstance(hostvars, HostVarsCache):
+        return hostvars.get(host, key)
     try:
         return hostvars[host].get(key)
     except (KeyError, AttributeError):
@@ -232,25 +267,25 @@ def _receive_cpus(hostvars, gateway):
     return None
 
 
-def _calibrated(hostvars, gateway, name, request):
-    """The ports calibration recorded for this gateway and link, if made for this same request.
+def _calibrated(calibrations, gateway, name, request):
+    """The ports calibration chose for this gateway and link, if chosen for this same request.
 
-    Recorded by the port_spread role in the gateway's local facts (ansible_local.wgspread);
-    a changed count, first port or step makes the record stale: it is ignored.
+    ``calibrations`` is an explicit input ({gateway: {link: record}}), made by the plan from
+    what the port_spread role recorded on each receiver (module_utils/calibration.py owns
+    that record): this parser knows the inventory only. A changed count, first port or step
+    makes the record stale: it is ignored.
     """
-    facts = _hostvar(hostvars, gateway, "ansible_facts") or {}
-    local = (facts.get("ansible_local") or _hostvar(hostvars, gateway, "ansible_local") or {}).get("wgspread")
-    calibrated = local.get("calibrated") if isinstance(local, dict) else None
-    entry = calibrated.get(name) if isinstance(calibrated, dict) else None
+    entry = ((calibrations or {}).get(gateway) or {}).get(name)
     if not isinstance(entry, dict) or entry.get("request") != request:
         return None
     ports = entry.get("ports")
-    if not (isinstance(ports, list) and ports and all(isinstance(p, int) and 1 <= p <= 65535 for p in ports)):
+    if not (isinstance(ports, list) and ports
+            and all(isinstance(p, int) and not isinstance(p, bool) and 1 <= p <= 65535 for p in ports)):
         return None
     return sorted(set(ports))
 
 
-def _spread(value, gateways, listen_ports, hostvars, label, errors, name=None):
+def _spread(value, gateways, listen_ports, hostvars, label, errors, name=None, calibrations=None):
     """The ports each end receives on: ``{"enabled": bool, "receive_ports": {gateway: [ports]}}``.
 
     Both ends compute the same sets from the same link, so the sender's map and the
@@ -323,7 +358,7 @@ def _spread(value, gateways, listen_ports, hostvars, label, errors, name=None):
                           % (label, count, firsts[gateway], steps[gateway], last))
             continue
         requests[gateway] = {"count": count, "first_port": firsts[gateway], "step": steps[gateway]}
-        recorded = _calibrated(hostvars, gateway, name, requests[gateway])
+        recorded = _calibrated(calibrations, gateway, name, requests[gateway])
         calibrated[gateway] = recorded is not None
         receive_ports[gateway] = recorded or list(range(firsts[gateway], last + 1, steps[gateway]))
     return {"enabled": True, "receive_ports": receive_ports, "requests": requests, "calibrated": calibrated}
@@ -341,7 +376,7 @@ def _raise(message):
     raise ValueError(message)
 
 
-def _parse_link(index, link, inventory, hostvars, errors):
+def _parse_link(index, link, inventory, hostvars, errors, calibrations=None):
     """One link -> normalized dict, or None when it is too broken to go on with."""
     label = link_label(index, link)
     if not isinstance(link, dict):
@@ -443,7 +478,7 @@ def _parse_link(index, link, inventory, hostvars, errors):
         errors.append("%s: preshared_key %s" % (label, exc))
         preshared_key = True
 
-    spread = _spread(link.get("spread"), gateways, listen_ports, hostvars, label, errors, name)
+    spread = _spread(link.get("spread"), gateways, listen_ports, hostvars, label, errors, name, calibrations)
     if spread["enabled"]:
         # The spreading rules match the peer by its underlay address: a name cannot be matched.
         for gateway, endpoint in sorted(endpoints.items()):
@@ -468,6 +503,29 @@ def _parse_link(index, link, inventory, hostvars, errors):
     }
 
 
+def _overlapping_subnets(gateway, nets, errors):
+    """Report each subnet of ``nets`` [(order, network, label)] that overlaps an earlier one.
+
+    Two prefixes overlap only when one holds the other, so after sorting by first address
+    (wider first) a prefix overlaps an earlier one exactly when it starts before the widest
+    end seen so far: one pass, n log n, instead of comparing every pair (a hub with 1,000
+    links spent most of a second on that). The later link in the list is the one blamed.
+    """
+    ordered = sorted(nets, key=lambda n: (n[1].version, int(n[1].network_address), n[1].prefixlen))
+    cover = None
+    for entry in ordered:
+        order, network, label = entry
+        if cover is not None and cover[1].version == network.version \
+                and int(network.network_address) <= int(cover[1].broadcast_address):
+            first, second = sorted((cover, entry))
+            errors.append("%s: addresses: %s on gateway %s overlaps %s of %s"
+                          % (second[2], second[1], gateway, first[1], first[2]))
+            if int(network.broadcast_address) > int(cover[1].broadcast_address):
+                cover = entry
+        else:
+            cover = entry
+
+
 def _check_fleet(parsed, errors):
     """Checks that need all links at once: names, pairs, addresses, ports, interfaces."""
     names, pairs, addresses = {}, {}, {}
@@ -487,13 +545,8 @@ def _check_fleet(parsed, errors):
                 errors.append("%s: addresses: %s of %s is also used by %s"
                               % (label, interface.ip, gateway, addresses[interface.ip]))
             addresses.setdefault(interface.ip, "%s (%s)" % (label, gateway))
-            # Two tunnels of one gateway in overlapping subnets make its routing ambiguous.
             nets = per_gateway_nets.setdefault(gateway, [])
-            for other_net, other_label in nets:
-                if interface.network.overlaps(other_net):
-                    errors.append("%s: addresses: %s on gateway %s overlaps %s of %s"
-                                  % (label, interface.network, gateway, other_net, other_label))
-            nets.append((interface.network, label))
+            nets.append((len(nets), interface.network, label))
         for gateway, port in link["listen_ports"].items():
             seen = per_gateway_listen.setdefault(gateway, {})
             if port in seen:
@@ -506,6 +559,10 @@ def _check_fleet(parsed, errors):
                 errors.append("%s: interfaces: %s on gateway %s is already used by %s; set interfaces.%s"
                               % (label, interface, gateway, seen[interface], gateway))
             seen.setdefault(interface, label)
+
+    # Two tunnels of one gateway in overlapping subnets make its routing ambiguous.
+    for gateway in sorted(per_gateway_nets):
+        _overlapping_subnets(gateway, per_gateway_nets[gateway], errors)
 
     # Spread ports after all listen ports are known, so that a spread set that takes
     # another link's listen port is blamed on the spread, whatever the links' order.
@@ -522,11 +579,12 @@ def _check_fleet(parsed, errors):
                 spreading.setdefault(other, link["label"])
 
 
-def parse_links(links, inventory, hostvars):
+def parse_links(links, inventory, hostvars, calibrations=None):
     """Validate ``wgspread_links`` against the inventory; return normalized links.
 
     ``inventory`` is the collection of inventory hostnames, ``hostvars`` maps a host to
-    its variables (Ansible's hostvars, or a plain dict in tests). Raises LinkError
+    its variables (Ansible's hostvars, or a plain dict in tests); ``calibrations``, the
+    calibrated port choices {gateway: {link: record}} (see plan.py). Raises LinkError
     listing every problem found.
     """
     errors = []
@@ -535,9 +593,11 @@ def parse_links(links, inventory, hostvars):
     if not isinstance(links, list):
         raise LinkError(["wgspread_links must be a list of links, got %s" % type(links).__name__])
     inventory = set(inventory)
+    if not isinstance(hostvars, HostVarsCache):
+        hostvars = HostVarsCache(hostvars)
     parsed = []
     for index, link in enumerate(links):
-        result = _parse_link(index, link, inventory, hostvars, errors)
+        result = _parse_link(index, link, inventory, hostvars, errors, calibrations)
         if result is not None:
             parsed.append(result)
     _check_fleet(parsed, errors)
@@ -547,90 +607,7 @@ def parse_links(links, inventory, hostvars):
     return parsed
 
 
-def link_errors(links, inventory, hostvars):
-    """Every problem in ``wgspread_links`` as a list of messages (empty when all is well)."""
-    try:
-        parse_links(links, inventory, hostvars)
-    except LinkError as exc:
-        return exc.errors
-    return []
-
-
-def _endpoint_uri(host, port):
-    """``host:port`` as wg wants it: IPv6 literals in brackets."""
-    return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
-
-
-def _tunnel(link, me, peer):
-    address = link["addresses"][me]
-    peer_address = link["addresses"][peer]
-    host_prefix = "/32" if peer_address.version == 4 else "/128"
-    allowed = [str(peer_address.ip) + host_prefix]
-    for prefix in link["site_networks"][peer] + link["allowed_ips"][peer]:
-        if prefix not in allowed:
-            allowed.append(prefix)
-    return {
-        "link": link["name"],
-        "gateway": me,
-        "interface": link["interfaces"][me],
-        "address": str(address),
-        "listen_port": link["listen_ports"][me],
-        "mtu": link["mtu"],
-        "underlay_address": link["endpoints"][me],
-        "peer": peer,
-        "peer_interface": link["interfaces"][peer],
-        "peer_address": str(peer_address),
-        "peer_tunnel_ip": str(peer_address.ip),
-        "peer_listen_port": link["listen_ports"][peer],
-        "peer_endpoint": link["endpoints"][peer],
-        "peer_endpoint_uri": _endpoint_uri(link["endpoints"][peer], link["listen_ports"][peer]),
-        "peer_allowed_ips": allowed,
-        "persistent_keepalive": link["persistent_keepalive"],
-        "preshared_key": link["preshared_key"],
-        # The first gateway of a link owns its preshared key: it generates it once and
-        # the second gateway receives a copy. One owner means the ends cannot race.
-        "preshared_key_owner": me == link["gateways"][0],
-        "spread": {
-            "enabled": link["spread"]["enabled"],
-            # where this gateway sends to (the peer's ports) and what it folds back (its own);
-            # None: spread.count auto, and that gateway's CPU count is not known in this run
-            "send_ports": link["spread"]["receive_ports"].get(peer, []),
-            "receive_ports": link["spread"]["receive_ports"].get(me, []),
-            # what this gateway's receive ports were asked as (calibration keys its record on it)
-            "receive_request": link["spread"]["requests"].get(me),
-        },
-    }
-
-
-def gateway_tunnels(links, gateway, inventory, hostvars):
-    """The tunnels one gateway terminates, sorted by interface name."""
-    tunnels = []
-    for link in parse_links(links, inventory, hostvars):
-        a, b = link["gateways"]
-        if gateway == a:
-            tunnels.append(_tunnel(link, a, b))
-        elif gateway == b:
-            tunnels.append(_tunnel(link, b, a))
-    return sorted(tunnels, key=lambda t: t["interface"])
-
-
-def links_outside_run(links, inventory, hostvars, run_hosts):
-    """[{link, gateways, missing, summary}] of the links with an end that is not in ``run_hosts``.
-
-    Such a link is left half-configured by the run: keys cannot be exchanged without both
-    ends, and its spreading stays as it was towards the missing end.
-    """
-    run = set(run_hosts)
-    out = []
-    for link in parse_links(links, inventory, hostvars):
-        missing = [g for g in link["gateways"] if g not in run]
-        if missing:
-            out.append({"link": link["name"], "gateways": list(link["gateways"]), "missing": missing,
-                        "summary": "%s (missing %s)" % (link["name"], ", ".join(missing))})
-    return out
-
-
-def _rotation_request(rotate):
+def rotation_request(rotate):
     """``wireguard_rotate_keys`` as a list of names: a list, or a comma-separated string
     (``-e wireguard_rotate_keys=hub-spoke1,hub-spoke2`` or ``=all``)."""
     if rotate is None or rotate == "":
@@ -641,38 +618,3 @@ def _rotation_request(rotate):
         return [name.strip() for name in rotate]
     raise LinkError(["wireguard_rotate_keys: give link names or 'all' (a list or a comma-separated string), "
                      "got %r" % (rotate,)])
-
-
-def links_to_rotate(links, rotate, inventory, hostvars, run_hosts):
-    """Names of the links whose keys this run rotates, after checking the request.
-
-    Both ends of a link must rotate in the same run: an end that kept its old key would no
-    longer match the other's. So a named link with an end outside the run (unreachable,
-    failed, --limit) is refused, like a name that is not a link. Raises LinkError.
-    """
-    wanted = _rotation_request(rotate)
-    if not wanted:
-        return []
-    parsed = parse_links(links, inventory, hostvars)
-    names = [link["name"] for link in parsed]
-    chosen = names if "all" in wanted else wanted
-    errors = ["wireguard_rotate_keys: no link is named %r (links: %s)" % (name, ", ".join(names) or "none")
-              for name in chosen if name not in names]
-    run = set(run_hosts)
-    for link in parsed:
-        missing = [g for g in link["gateways"] if g not in run]
-        if link["name"] in chosen and missing:
-            errors.append("wireguard_rotate_keys: link %s: %s not in this run (unreachable, failed or --limit); "
-                          "both ends must rotate together" % (link["name"], " and ".join(missing)))
-    if errors:
-        raise LinkError(errors)
-    return [name for name in names if name in chosen]
-
-
-def rotation_errors(links, rotate, inventory, hostvars, run_hosts):
-    """The problems of a key rotation request as messages (empty when it can go ahead)."""
-    try:
-        links_to_rotate(links, rotate, inventory, hostvars, run_hosts)
-    except LinkError as exc:
-        return exc.errors
-    return []

@@ -176,3 +176,35 @@ def meter_counts(nft_json):
         link["cpus"][cpu] = link["cpus"].get(cpu, 0) + packets
         link["total"] += packets
     return out
+
+
+def table_text(rules, meter=None, family=TABLE_FAMILY, name=TABLE_NAME):
+    """The ruleset file of the spreading table: ``rules`` from spread_rules(), ``meter`` from
+    meter_rules() (the chain is left out when empty).
+
+    Loaded as one transaction: the first line makes sure the table exists so that the delete
+    cannot fail, then it is rebuilt. The only writer of this format (the port_spread role's
+    template calls it through the ``spread_table`` filter); ruleset_check.py reads it back
+    through nft itself.
+    """
+    table = "%s %s" % (family, name)
+    lines = ["# Stateless port spreading of WireGuard tunnels. Loaded as one transaction: the first",
+             "# line makes sure the table exists so that the delete cannot fail, then it is rebuilt.",
+             "table %s {}" % table,
+             "delete table %s" % table,
+             "table %s {" % table]
+
+    def chain(chain_name, hook, priority, chain_rules):
+        lines.append("\tchain %s {" % chain_name)
+        lines.append("\t\ttype filter hook %s priority %s; policy accept;" % (hook, priority))
+        lines.extend("\t\t" + rule for rule in chain_rules)
+        lines.append("\t}")
+
+    chain("output", "output", "raw", rules["output"])
+    lines.append("")
+    chain("prerouting", "prerouting", "raw", rules["prerouting"])
+    if meter:
+        lines.append("")
+        chain("rx_per_cpu", "prerouting", "-350", meter)
+    lines.append("}")
+    return "\n".join(lines) + "\n"

@@ -8,7 +8,8 @@ import os
 import pytest
 
 from ansible_collections.sitelink.wgspread.plugins.module_utils.calibration import cells, choose, probe_links, record
-from ansible_collections.sitelink.wgspread.plugins.module_utils.links import gateway_tunnels, link_errors
+from ansible_collections.sitelink.wgspread.plugins.module_utils.plan import build_plan, link_errors
+from ansible_collections.sitelink.wgspread.plugins.module_utils.plan import plan_tunnels as gateway_tunnels
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "nft")
 INVENTORY = ["hub", "spoke1"]
@@ -23,8 +24,12 @@ def hostvars(spoke1_local=None):
             "spoke1": {"ansible_host": "198.51.100.12", "ansible_facts": facts}}
 
 
+def plan(links, inventory, hv):
+    return build_plan(links, inventory, hv).as_dict()
+
+
 def test_probe_links_give_each_receiver_factor_times_its_count_of_candidates():
-    probe = probe_links(LINKS, INVENTORY, hostvars(), ["hub-spoke1"], factor=4)
+    probe = probe_links(LINKS, plan(LINKS, INVENTORY, hostvars()), ["hub-spoke1"], factor=4)
     assert probe[0]["spread"] == {"ports": {"hub": list(range(51820, 51828)), "spoke1": list(range(51820, 51828))}}
     assert link_errors(probe, INVENTORY, hostvars()) == []
     assert LINKS[0].get("spread") is None  # the input is left as it was
@@ -35,17 +40,17 @@ def test_probe_links_leave_other_links_alone_and_refuse_explicit_ports():
                       "listen_port": 51920, "spread": {"ports": [51920, 51925]}}]
     inventory = INVENTORY + ["spoke2"]
     hv = dict(hostvars(), spoke2={"ansible_host": "198.51.100.13", "ansible_facts": {"processor_nproc": 2}})
-    probe = probe_links(links, inventory, hv, ["hub-spoke1"])
+    probe = probe_links(links, plan(links, inventory, hv), ["hub-spoke1"])
     assert probe[1] == links[1]
     with pytest.raises(ValueError, match="link hub-spoke2: spread.ports lists the ports of hub explicitly"):
-        probe_links(links, inventory, hv, ["hub-spoke2"])
+        probe_links(links, plan(links, inventory, hv), ["hub-spoke2"])
 
 
 def test_probe_candidates_that_collide_are_refused_by_the_link_checks():
     links = LINKS + [{"name": "hub-spoke2", "gateways": ["hub", "spoke2"], "subnet": "198.18.0.2/31", "listen_port": 51824}]
     inventory = INVENTORY + ["spoke2"]
     hv = dict(hostvars(), spoke2={"ansible_host": "198.51.100.13", "ansible_facts": {"processor_nproc": 2}})
-    errors = link_errors(probe_links(links, inventory, hv, ["hub-spoke1"]), inventory, hv)
+    errors = link_errors(probe_links(links, plan(links, inventory, hv), ["hub-spoke1"]), inventory, hv)
     assert "link hub-spoke1: spread: port 51824 on gateway hub is already used by link hub-spoke2" in errors
 
 

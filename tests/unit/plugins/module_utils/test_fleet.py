@@ -12,15 +12,19 @@ from ansible_collections.sitelink.wgspread.plugins.module_utils import fleet
 from ansible_collections.sitelink.wgspread.plugins.module_utils.fleet import (
     FleetError, fleet_markdown, fleet_report, fleet_table, select,
 )
-from ansible_collections.sitelink.wgspread.plugins.module_utils.links import LinkError
+from ansible_collections.sitelink.wgspread.plugins.module_utils.plan import build_plan
 import fleetkit
 from fleetkit import HOSTVARS, INVENTORY, KEYS, LINKS, OTHER_PUBLIC, dump, healthy, result
 
 HEALTHY = healthy()
 
 
+def plan(links=LINKS):
+    return build_plan(links, INVENTORY, HOSTVARS).as_dict()
+
+
 def report(results=None, links=LINKS, run_hosts=None, **kwargs):
-    return fleet_report(HEALTHY if results is None else results, links, INVENTORY, HOSTVARS, run_hosts=run_hosts, **kwargs)
+    return fleet_report(HEALTHY if results is None else results, plan(links), run_hosts=run_hosts, **kwargs)
 
 
 def link(rep, name):
@@ -180,9 +184,9 @@ def test_spreading_off_and_no_rules_passes():
     assert link(report(results, links=links), "hub-spoke1")["status"] == "pass"
 
 
-def test_broken_links_are_refused_before_comparing():
-    with pytest.raises(LinkError, match="listen_port is required"):
-        report(links=[{"name": "x", "gateways": ["hub", "spoke1"], "subnet": "198.18.0.0/31"}])
+def test_what_is_not_a_plan_is_refused_before_comparing():
+    with pytest.raises(ValueError, match="^wgspread_plan: not a fleet plan of version 1"):
+        fleet_report(HEALTHY, {"links": LINKS})
 
 
 QUERIES = [
@@ -214,11 +218,11 @@ def test_query_without_jmespath_says_what_to_install(monkeypatch):
 
 def test_filters_wrap_errors_for_ansible():
     filters = FilterModule().filters()
-    assert filters["fleet_report"](HEALTHY, LINKS, INVENTORY, HOSTVARS, query="passed") is True
+    assert filters["fleet_report"](HEALTHY, plan(), query="passed") is True
     with pytest.raises(AnsibleFilterError, match="^fleet_report: query"):
-        filters["fleet_report"](HEALTHY, LINKS, INVENTORY, HOSTVARS, query="[?")
-    with pytest.raises(AnsibleFilterError, match="^wgspread_links: "):
-        filters["fleet_report"](HEALTHY, [{"gateways": ["hub"]}], INVENTORY, HOSTVARS)
+        filters["fleet_report"](HEALTHY, plan(), query="[?")
+    with pytest.raises(AnsibleFilterError, match="^fleet_report: wgspread_plan: not a fleet plan"):
+        filters["fleet_report"](HEALTHY, LINKS)
     assert filters["fleet_query"](report(), "summary.links") == 2
 
 

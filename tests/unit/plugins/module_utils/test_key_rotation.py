@@ -2,9 +2,8 @@
 
 import pytest
 
-from ansible_collections.sitelink.wgspread.plugins.module_utils.links import (
-    LinkError, links_to_rotate, rotation_errors,
-)
+from ansible_collections.sitelink.wgspread.plugins.module_utils.links import LinkError
+from ansible_collections.sitelink.wgspread.plugins.module_utils.plan import build_plan
 
 INVENTORY = ["hub", "spoke1", "spoke2"]
 HOSTVARS = {
@@ -17,6 +16,22 @@ LINKS = [
     {"name": "hub-spoke2", "gateways": ["hub", "spoke2"], "subnet": "198.18.0.2/31", "listen_port": 51920},
 ]
 EVERYONE = ["hub", "spoke1", "spoke2"]
+
+
+def links_to_rotate(links, rotate, inventory, hostvars, run_hosts):
+    """The links the plan rotates (raises LinkError for a refused request)."""
+    plan = build_plan(links, inventory, hostvars, run_hosts=run_hosts, rotate=rotate)
+    for gateway in plan.gateways.values():  # both ends agree with the plan's list
+        assert gateway.rotate_links == [t.link for t in gateway.tunnels if t.link in plan.rotate_links]
+    return plan.rotate_links
+
+
+def rotation_errors(links, rotate, inventory, hostvars, run_hosts):
+    try:
+        links_to_rotate(links, rotate, inventory, hostvars, run_hosts)
+    except LinkError as exc:
+        return exc.errors
+    return []
 
 
 @pytest.mark.parametrize("request_, run_hosts, rotating", [

@@ -6,9 +6,16 @@ import copy
 import pytest
 
 from ansible_collections.sitelink.wgspread.plugins.module_utils.links import (
-    LinkError, default_interface_name, gateway_tunnels, link_errors, links_outside_run, parse_links,
+    LinkError, default_interface_name, parse_links,
 )
 from ansible_collections.sitelink.wgspread.plugins.module_utils.nft import spread_rules
+from ansible_collections.sitelink.wgspread.plugins.module_utils.plan import build_plan, link_errors
+from ansible_collections.sitelink.wgspread.plugins.module_utils.plan import links_outside_run as plan_links_outside_run
+from ansible_collections.sitelink.wgspread.plugins.module_utils.plan import plan_tunnels as gateway_tunnels
+
+
+def links_outside_run(links, inventory, hostvars, run_hosts):
+    return plan_links_outside_run(build_plan(links, inventory, hostvars, run_hosts=run_hosts).as_dict())
 
 INVENTORY = ["hub", "spoke1", "spoke2", "a-gateway-with-a-long-name", "a-gateway-with-a-longer-name"]
 HOSTVARS = {
@@ -182,7 +189,7 @@ def test_bad_input_is_refused_naming_link_and_field(links, fragment):
 def test_spread_defaults_to_one_port_per_receive_cpu_from_the_listen_port():
     hub = tunnels("hub")[0]
     assert hub["spread"] == {"enabled": True, "send_ports": [51820, 51821], "receive_ports": [51820, 51821, 51822, 51823],
-                             "receive_request": {"count": 4, "first_port": 51820, "step": 1}}
+                             "receive_request": {"count": 4, "first_port": 51820, "step": 1}, "calibrated": False}
     (spoke,) = tunnels("spoke1")
     assert spoke["spread"]["send_ports"] == [51820, 51821, 51822, 51823]
 

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ansible_collections.sitelink.wgspread.plugins.module_utils.links import gateway_tunnels
+from ansible_collections.sitelink.wgspread.plugins.module_utils.plan import plan_tunnels as gateway_tunnels
 from ansible_collections.sitelink.wgspread.plugins.module_utils.nft import (
     counters, meter_counts, meter_rules, normalize, spread_rules,
 )

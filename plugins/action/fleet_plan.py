@@ -1,0 +1,157 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 sitelink.wgspread contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action of sitelink.wgspread.fleet_plan: the fleet plan, made on the controller (docs in
+plugins/modules/fleet_plan.py; the logic in module_utils/plan.py and render.py)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import tempfile
+
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.parsing.utils.yaml import from_yaml
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+from ansible_collections.sitelink.wgspread.plugins.module_utils.links import LinkError
+from ansible_collections.sitelink.wgspread.plugins.module_utils.plan import build_plan
+from ansible_collections.sitelink.wgspread.plugins.module_utils.render import gateway_files
+
+display = Display()
+
+ROLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles")
+# Hosts named per message before "and N more": a fleet-wide mistake stays one line.
+HOSTS_NAMED = 5
+
+
+def _role_options(role):
+    """The options of a role's main entry point, from its meta/argument_specs.yml."""
+    path = os.path.join(ROLES_DIR, role, "meta", "argument_specs.yml")
+    try:
+        with open(path) as handle:
+            specs = from_yaml(handle.read(), file_name=path)
+    except (IOError, OSError) as exc:
+        raise AnsibleError("fleet_plan: check_roles: no argument specs for role %r (%s)" % (role, exc)) from None
+    return specs["argument_specs"]["main"]["options"]
+
+
+def _named(hosts):
+    hosts = sorted(hosts)
+    if len(hosts) <= HOSTS_NAMED:
+        return ", ".join(hosts)
+    return "%s and %d more" % (", ".join(hosts[:HOSTS_NAMED]), len(hosts) - HOSTS_NAMED)
+
+
+def role_input_errors(roles, hosts, host_variables):
+    """Every role's inputs checked for every host of the run, in one pass on the controller.
+
+    ``host_variables(host)`` gives a host's variables (Ansible's hostvars[host]). A value a
+    host does not set is left to the role's default; ``wgspread_links`` is the plan's.
+    Messages that several hosts share are given once, naming the hosts.
+    """
+    specs = [(role, _role_options(role)) for role in roles]
+    by_message = {}
+    for host in hosts:
+        variables = host_variables(host)
+        for role, options in specs:
+            given = {}
+            for name in options:
+                if name == "wgspread_links" or name not in variables:
+                    continue
+                try:
+                    given[name] = variables[name]
+                except AnsibleError as exc:
+                    by_message.setdefault("role %s: %s cannot be worked out: %s" % (role, name, exc), []).append(host)
+            checked = dict((name, options[name]) for name in given)
+            for message in ArgumentSpecValidator(checked).validate(given).error_messages:
+                by_message.setdefault("role %s: %s" % (role, message), []).append(host)
+    return ["%s (on %s)" % (message, _named(found)) for message, found in sorted(by_message.items())]
+
+
+def _write_atomic(path, text):
+    directory = os.path.dirname(path)
+    handle, scratch = tempfile.mkstemp(dir=directory, prefix=".wgspread-")
+    with os.fdopen(handle, "w") as out:
+        out.write(text)
+    os.chmod(scratch, 0o644)
+    os.rename(scratch, path)
+
+
+def render(plan, directory):
+    """plan.json and every gateway's files below ``directory``; returns the count of files."""
+    plan_dict = plan.as_dict()
+    os.makedirs(directory, exist_ok=True)
+    _write_atomic(os.path.join(directory, "plan.json"), json.dumps(plan_dict, indent=1, sort_keys=True) + "\n")
+    written = 1
+    for gateway, part in plan_dict["gateways"].items():
+        gateway_dir = os.path.join(directory, gateway)
+        os.makedirs(gateway_dir, exist_ok=True)
+        try:
+            files = gateway_files(part)
+        except ValueError as exc:
+            raise AnsibleError("fleet_plan: gateway %s: %s" % (gateway, exc)) from None
+        for name, text in files.items():
+            _write_atomic(os.path.join(gateway_dir, name), text)
+            written += 1
+    return written
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    ARGUMENT_SPEC = dict(
+        links=dict(type="raw", required=True),
+        hosts=dict(type="list", elements="str", required=True),
+        inventory=dict(type="list", elements="str"),
+        rotate_keys=dict(type="raw", default=[]),
+        check_roles=dict(type="list", elements="str", default=[]),
+        render_dir=dict(type="path"),
+    )
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        _, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        hostvars = task_vars.get("hostvars", {})
+        inventory = args["inventory"] if args["inventory"] is not None else task_vars.get("groups", {}).get("all", [])
+        run_hosts = args["hosts"]
+
+        errors = []
+        try:
+            plan = build_plan(args["links"], inventory, hostvars, run_hosts=run_hosts, rotate=args["rotate_keys"])
+        except LinkError as exc:
+            plan = None
+            errors.extend(exc.errors)
+        if args["check_roles"]:
+            errors.extend(role_input_errors(args["check_roles"], run_hosts, lambda host: hostvars[host]))
+        if errors:
+            result.update(failed=True, errors=errors,
+                          msg="wgspread inputs: %d problem(s), no host was changed: %s" % (len(errors), "; ".join(errors)))
+            return result
+
+        plan_dict = plan.as_dict()
+        tunnels = sum(len(part["tunnels"]) for part in plan_dict["gateways"].values())
+        skipped = sorted(set(link for part in plan_dict["gateways"].values() if part["in_run"]
+                             for link in part["skipped_links"]))
+        summary = "%d links, %d gateways (%d in this run), %d tunnel ends" % (
+            len(plan_dict["links"]), len(plan_dict["gateways"]),
+            sum(1 for part in plan_dict["gateways"].values() if part["in_run"]), tunnels)
+        if skipped:
+            summary += "; %d links have an end outside this run: %s" % (len(skipped), _named(skipped))
+        if plan_dict["rotate_links"]:
+            summary += "; rotating the keys of %s" % _named(plan_dict["rotate_links"])
+        if args["render_dir"]:
+            summary += "; %d files written to %s" % (render(plan, args["render_dir"]), args["render_dir"])
+        result.update(plan_dict)
+        result.update(changed=False, summary=summary)
+        # The plan of a large fleet is large: -v shows the summary, not the whole plan
+        # (register it and read wgspread_plan, or write it with render_dir).
+        result["_ansible_verbose_override"] = True
+        display.vv("fleet_plan: " + summary)
+        return result
