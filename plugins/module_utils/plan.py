@@ -89,7 +89,11 @@ class Tunnel:
 
 @dataclasses.dataclass(frozen=True)
 class GatewayPlan:
-    """Everything one gateway of the fleet is to have, and what this run does about it."""
+    """Everything one gateway of the fleet is to have, and what this run does about it.
+
+    ``active_links``: configured by this run (this gateway and the peer in it);
+    ``skipped_links``: the others, kept as they are; ``rotate_links``: keys replaced.
+    """
 
     gateway: str
     in_run: bool
@@ -258,7 +262,7 @@ def build_plan(links, inventory, hostvars, run_hosts=None, rotate=None):
             in_run=in_run,
             tunnels=tunnels,
             active_links=[t.link for t in tunnels if in_run and t.peer_in_run],
-            skipped_links=[t.link for t in tunnels if not t.peer_in_run],
+            skipped_links=[t.link for t in tunnels if not (in_run and t.peer_in_run)],
             rotate_links=[t.link for t in tunnels if t.rotate_keys],
         )
     return Plan(version=PLAN_VERSION, run_hosts=sorted(run), gateways=gateways, links=link_plans,

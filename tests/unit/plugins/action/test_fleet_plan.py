@@ -1,0 +1,35 @@
+"""The fleet_plan action's check of every role input of every host, in one pass."""
+
+import pytest
+
+from ansible.errors import AnsibleError
+from ansible_collections.sitelink.wgspread.plugins.action.fleet_plan import role_input_errors
+
+
+def test_good_and_unset_inputs_pass():
+    hostvars = {"hub": {"wireguard_implementation": "userspace", "port_spread_calibrate": "missing"}, "spoke1": {}}
+    assert role_input_errors(["wireguard", "port_spread", "nic_tuning"], ["hub", "spoke1"], hostvars.get) == []
+
+
+@pytest.mark.parametrize("variables, message", [
+    ({"wireguard_implementation": "foo"},
+     "role wireguard: value of wireguard_implementation must be one of: auto, kernel, userspace, got: foo"),
+    ({"port_spread_calibration_factor": "x"}, "role port_spread: argument 'port_spread_calibration_factor' is of type str"),
+    ({"nic_tuning_devices": {"a": 1}}, "role nic_tuning: argument 'nic_tuning_devices' is of type dict"),
+])
+def test_a_bad_input_names_the_role_the_field_and_the_host(variables, message):
+    errors = role_input_errors(["wireguard", "port_spread", "nic_tuning"], ["hub", "spoke1"],
+                               {"hub": variables, "spoke1": {}}.get)
+    assert len(errors) == 1 and errors[0].startswith(message) and errors[0].endswith("(on hub)"), errors
+
+
+def test_one_mistake_on_many_hosts_is_one_message():
+    hosts = ["gw%d" % i for i in range(7)]
+    errors = role_input_errors(["wireguard"], hosts, dict((h, {"wireguard_implementation": "foo"}) for h in hosts).get)
+    assert errors == ["role wireguard: value of wireguard_implementation must be one of: auto, kernel, userspace, "
+                      "got: foo (on gw0, gw1, gw2, gw3, gw4 and 2 more)"]
+
+
+def test_a_role_without_argument_specs_is_refused():
+    with pytest.raises(AnsibleError, match="check_roles: no argument specs for role 'nosuchrole'"):
+        role_input_errors(["nosuchrole"], ["hub"], {"hub": {}}.get)
