@@ -24,6 +24,7 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.sitelink.wgspread.plugins.module_utils.links import default_link_name
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nft import METER, counters, parse_comment
 from ansible_collections.sitelink.wgspread.plugins.module_utils.plan import check_plan
 from ansible_collections.sitelink.wgspread.plugins.module_utils.rss import plan_ports_from_counts, port_cpus
 
@@ -88,19 +89,13 @@ def probe_links(links, plan, names, factor=DEFAULT_FACTOR):
 
 
 def cells(nft_json, link):
-    """{(port, cpu): packets} of one link from meter_rules counters ("LINK port P cpu C")."""
+    """{(port, cpu): packets} of one link from the meter_rules counters (nft.parse_comment)."""
     out = {}
-    for item in nft_json.get("nftables", []):
-        rule = item.get("rule")
-        if not rule or not rule.get("comment", "").startswith(link + " port "):
-            continue
-        words = rule["comment"].split()
-        if len(words) != 5 or words[1] != "port" or words[3] != "cpu":
-            continue
-        packets = next((e["counter"]["packets"] for e in rule.get("expr", [])
-                        if isinstance(e, dict) and isinstance(e.get("counter"), dict)), 0)
-        key = (int(words[2]), int(words[4]))
-        out[key] = out.get(key, 0) + packets
+    for comment, packets in counters(nft_json).items():
+        parsed = parse_comment(comment)
+        if parsed and parsed["kind"] == METER and parsed["link"] == link:
+            key = (parsed["port"], parsed["cpu"])
+            out[key] = out.get(key, 0) + packets
     return out
 
 

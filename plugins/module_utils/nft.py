@@ -30,6 +30,42 @@ def _set(ports):
     return "{ %s }" % ", ".join(str(p) for p in ports)
 
 
+# ---------------------------------------------------------------- rule comments
+# The rules of a link are found again by their comments (the validator, the meter, the
+# fold-back of a port change, calibration): this is the one place that writes and reads them.
+SPREAD, FOLD, METER = "spread", "fold", "meter"
+_COMMENT_RE = re.compile(r"^(?P<link>[^\s:]+): (?P<kind>spread to|fold back from) (?P<peer>\S.*)$")
+_METER_COMMENT_RE = re.compile(r"^(?P<link>\S+) port (?P<port>\d+) cpu (?P<cpu>\d+)$")
+
+
+def spread_comment(link, peer):
+    return "%s: spread to %s" % (link, peer)
+
+
+def fold_comment(link, peer):
+    return "%s: fold back from %s" % (link, peer)
+
+
+def meter_comment(link, port, cpu):
+    return "%s port %d cpu %d" % (link, port, cpu)
+
+
+def parse_comment(comment):
+    """{"kind": SPREAD|FOLD, "link", "peer"} or {"kind": METER, "link", "port", "cpu"} of
+    one of our rule comments; None for any other comment."""
+    if not isinstance(comment, str):
+        return None
+    match = _COMMENT_RE.match(comment)
+    if match:
+        return {"kind": SPREAD if match.group("kind") == "spread to" else FOLD,
+                "link": match.group("link"), "peer": match.group("peer")}
+    match = _METER_COMMENT_RE.match(comment)
+    if match:
+        return {"kind": METER, "link": match.group("link"), "port": int(match.group("port")),
+                "cpu": int(match.group("cpu"))}
+    return None
+
+
 def _require_ports(tunnel):
     """Refuse a receive port set that spread.count auto could not work out (no facts)."""
     if tunnel["spread"]["receive_ports"] is None:
@@ -82,15 +118,12 @@ def spread_rules(tunnels, send=True, run_hosts=None, live_fold=None):
         if not send or not peer_in_run:
             fold |= set(live_fold.get(link, []))
         rules["output"].append(
-            '%s daddr %s udp sport %d udp dport %d notrack%s comment "%s: spread to %s"'
-            % (family, peer, tunnel["listen_port"], tunnel["peer_listen_port"], rewrite, link, tunnel["peer"]))
+            '%s daddr %s udp sport %d udp dport %d notrack%s comment "%s"'
+            % (family, peer, tunnel["listen_port"], tunnel["peer_listen_port"], rewrite, spread_comment(link, tunnel["peer"])))
         rules["prerouting"].append(
-            '%s saddr %s udp dport %s notrack udp dport set %d comment "%s: fold back from %s"'
-            % (family, peer, _set(sorted(fold)), tunnel["listen_port"], link, tunnel["peer"]))
+            '%s saddr %s udp dport %s notrack udp dport set %d comment "%s"'
+            % (family, peer, _set(sorted(fold)), tunnel["listen_port"], fold_comment(link, tunnel["peer"])))
     return rules
-
-
-METER_COMMENT_RE = re.compile(r"^(?P<link>\S+) port (?P<port>\d+) cpu (?P<cpu>\d+)$")
 
 
 def meter_rules(tunnels, cpus):
@@ -103,8 +136,8 @@ def meter_rules(tunnels, cpus):
         family = _family(tunnel["peer_endpoint"])
         for port in tunnel["spread"]["receive_ports"]:
             for cpu in range(cpus):
-                rules.append('%s saddr %s udp dport %d meta cpu %d counter comment "%s port %d cpu %d"'
-                             % (family, tunnel["peer_endpoint"], port, cpu, tunnel["link"], port, cpu))
+                rules.append('%s saddr %s udp dport %d meta cpu %d counter comment "%s"'
+                             % (family, tunnel["peer_endpoint"], port, cpu, meter_comment(tunnel["link"], port, cpu)))
     return rules
 
 
@@ -167,11 +200,11 @@ def meter_counts(nft_json):
     """
     out = {}
     for comment, packets in counters(nft_json).items():
-        match = METER_COMMENT_RE.match(comment)
-        if not match:
+        parsed = parse_comment(comment)
+        if not parsed or parsed["kind"] != METER:
             continue
-        link = out.setdefault(match.group("link"), {"ports": {}, "cpus": {}, "total": 0})
-        port, cpu = int(match.group("port")), int(match.group("cpu"))
+        link = out.setdefault(parsed["link"], {"ports": {}, "cpus": {}, "total": 0})
+        port, cpu = parsed["port"], parsed["cpu"]
         link["ports"][port] = link["ports"].get(port, 0) + packets
         link["cpus"][cpu] = link["cpus"].get(cpu, 0) + packets
         link["total"] += packets

@@ -20,27 +20,13 @@ import difflib
 import json
 
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError
-from ansible_collections.sitelink.wgspread.plugins.module_utils.nft import meter_counts, normalize
+from ansible_collections.sitelink.wgspread.plugins.module_utils.scratch import JSON, LOAD, load_in_scratch
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nft import FOLD, SPREAD, meter_counts, normalize, parse_comment
 from ansible_collections.sitelink.wgspread.plugins.module_utils.wireguard import parse_dump
 
-SPLIT = "----8<----"
-SPREAD_COMMENT = "%s: spread to "
-FOLD_COMMENT = "%s: fold back from "
 
 
 # ---------------------------------------------------------------- reading the host
-
-def scratch_script(twice):
-    """Shell for ``unshare --net sh -c SCRIPT sh PATH FAMILY NAME``: load, list (and again)."""
-    once = 'nft -f "$1" && nft -j list table "$2" "$3"'
-    if not twice:
-        return once
-    return '%s && echo "%s" && %s' % (once, SPLIT, once)
-
-
-def scratch_argv(path, family, name, twice):
-    return ["unshare", "--net", "sh", "-c", scratch_script(twice), "sh", path, family, name]
-
 
 def read_live(host, family, name):
     """``nft -j list table`` decoded, or None when the table does not exist."""
@@ -61,12 +47,11 @@ def read_tables(host):
 
 
 def read_desired(host, path, family, name, twice):
-    """(first listing, second listing or None) of the file loaded in a scratch namespace."""
-    out = host.run(scratch_argv(path, family, name, twice))[1]
-    if not twice:
-        return json.loads(out), None
-    first, second = out.split(SPLIT + "\n", 1)
-    return json.loads(first), json.loads(second)
+    """(first listing, second listing or None) of the file loaded in a scratch namespace
+    (``twice``: loaded again over itself, for the idempotence check)."""
+    steps = (LOAD, JSON, LOAD, JSON) if twice else (LOAD, JSON)
+    listings = load_in_scratch(host, family, name, steps, path=path)
+    return listings[0], (listings[1] if twice else None)
 
 
 def read_wireguard(host, interface):
@@ -309,16 +294,25 @@ def _ports(value):
     return []
 
 
+def _our_rules(live_json):
+    """(rule, parsed comment) of every rule with one of our comments (nft.parse_comment)."""
+    for item in (live_json or {}).get("nftables", []):
+        rule = item.get("rule")
+        parsed = parse_comment((rule or {}).get("comment"))
+        if parsed is not None:
+            yield rule, parsed
+
+
 def link_rules(live_json, link):
     """What the live table does for one link: where it sends to, what it folds back."""
     out = {"send_rule": False, "fold_rule": False, "peer": None, "peer_endpoint": None, "listen_port": None,
            "peer_listen_port": None, "send_ports": [], "fold_from": None, "fold_ports": [], "fold_to": None}
-    for item in (live_json or {}).get("nftables", []):
-        rule = item.get("rule")
-        comment = (rule or {}).get("comment", "")
-        if comment.startswith(SPREAD_COMMENT % link):
+    for rule, parsed in _our_rules(live_json):
+        if parsed["link"] != link:
+            continue
+        if parsed["kind"] == SPREAD:
             matches, value = _matches(rule), _mangle(rule)
-            out.update(send_rule=True, peer=comment[len(SPREAD_COMMENT % link):],
+            out.update(send_rule=True, peer=parsed["peer"],
                        peer_endpoint=matches.get("daddr"), listen_port=matches.get("sport"),
                        peer_listen_port=matches.get("dport"))
             if isinstance(value, dict) and "map" in value:
@@ -328,23 +322,20 @@ def link_rules(live_json, link):
                 out["send_ports"] = [value]
             else:
                 out["send_ports"] = _ports(matches.get("dport"))
-        elif comment.startswith(FOLD_COMMENT % link):
+        elif parsed["kind"] == FOLD:
             matches = _matches(rule)
             out.update(fold_rule=True, fold_from=matches.get("saddr"), fold_ports=_ports(matches.get("dport")),
                        fold_to=_mangle(rule))
-            out["peer"] = out["peer"] or comment[len(FOLD_COMMENT % link):]
+            out["peer"] = out["peer"] or parsed["peer"]
     return out
 
 
 def live_fold_ports(live_json):
     """{link: [ports]} that the live table folds back now (from the rules' comments)."""
     out = {}
-    suffix = FOLD_COMMENT % ""
-    for item in (live_json or {}).get("nftables", []):
-        rule = item.get("rule")
-        comment = (rule or {}).get("comment", "")
-        if suffix in comment:
-            link = comment.split(suffix, 1)[0]
+    for rule, parsed in _our_rules(live_json):
+        if parsed["kind"] == FOLD:
+            link = parsed["link"]
             out[link] = sorted(set(out.get(link, [])) | set(_ports(_matches(rule).get("dport"))))
     return out
 

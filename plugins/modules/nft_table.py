@@ -83,9 +83,7 @@ import json
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
 from ansible_collections.sitelink.wgspread.plugins.module_utils.nft import normalize
-
-SPLIT = "----8<----"
-
+from ansible_collections.sitelink.wgspread.plugins.module_utils.scratch import JSON, LOAD, TEXT, load_in_scratch
 
 def live_table(host, family, name):
     """(normalized JSON objects, text) of the live table, or (None, "") when it does not exist."""
@@ -102,12 +100,8 @@ def wanted_table(host, source, family, name):
     ``source`` is ("path", PATH) or ("content", TEXT); content goes in on standard input.
     """
     kind, value = source
-    script = 'nft -f "$1" && nft -j list table "$2" "$3" && echo "%s" && nft list table "$2" "$3"' % SPLIT
-    path = value if kind == "path" else "/dev/stdin"
-    out = host.run(["unshare", "--net", "sh", "-c", script, "sh", path, family, name],
-                   data=value if kind == "content" else None)[1]
-    json_text, text = out.split(SPLIT + "\n", 1)
-    return normalize(json.loads(json_text)), text
+    wanted_json, text = load_in_scratch(host, family, name, (LOAD, JSON, TEXT), **{kind: value})
+    return normalize(wanted_json), text
 
 
 def main():

@@ -9,7 +9,8 @@ here in wg's format with real key pairs made for these tests.
 import json
 import os
 
-from ansible_collections.sitelink.wgspread.plugins.module_utils.ruleset_check import SPLIT, check, scratch_argv
+from ansible_collections.sitelink.wgspread.plugins.module_utils.ruleset_check import check
+from ansible_collections.sitelink.wgspread.plugins.module_utils.scratch import JSON, LOAD, SPLIT, scratch_argv
 from fakehost import FakeHost
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "nft")
@@ -73,8 +74,8 @@ def gateway_host(gateway, live, desired=None, second=None, tables="check-tables-
         ("nft", "-j", "list", "table", "inet", "wgspread"): fixture(live) if live else (1, "", "No such file or directory"),
     }
     once = fixture(desired)
-    commands[tuple(scratch_argv(PATH, "inet", "wgspread", False))] = desired_answer or once
-    commands[tuple(scratch_argv(PATH, "inet", "wgspread", True))] = desired_answer or (
+    commands[tuple(scratch_argv(PATH, "inet", "wgspread", (LOAD, JSON)))] = desired_answer or once
+    commands[tuple(scratch_argv(PATH, "inet", "wgspread", (LOAD, JSON, LOAD, JSON)))] = desired_answer or (
         once.rstrip("\n") + "\n" + SPLIT + "\n" + fixture(second or desired))
     for _link, interface, _port, _peer, _pi, _pe in TUNNELS[gateway]:
         answer = (dumps or {}).get(interface, dump(gateway, interface))
