@@ -134,7 +134,7 @@ def test_overlapping_subnets_of_one_gateway_are_found_without_comparing_every_pa
     hostvars = dict(("s%d" % i, {"ansible_host": "198.51.100.%d" % (20 + i)}) for i in range(len(subnets)))
     hostvars["hub"] = {"ansible_host": "198.51.100.11"}
     links = [{"name": "l%d" % i, "gateways": ["hub", spoke], "subnet": subnet, "listen_port": {"hub": 30000 + 10 * i, spoke: 51820},
-              "spread": {"enabled": False}} for i, (spoke, subnet) in enumerate(zip(spokes, subnets))]
+              "spread": {"enabled": False}} for i, (spoke, subnet) in enumerate(zip(spokes, subnets, strict=True))]
     with pytest.raises(LinkError) if blamed else _nothing():
         build_plan(links, ["hub"] + spokes, hostvars)
     if blamed:
