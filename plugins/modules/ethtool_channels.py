@@ -102,8 +102,16 @@ unsupported_reason:
   returned: when RV(unsupported) is true
   type: str
   sample: "ethtool -l eth0: Cannot get device channel parameters : Operation not supported"
+replay:
+  description:
+    - What the boot script of the nic_tuning role replays for this device (module_utils/nic_boot.py) - commands as
+      lists, C(["run", ARGV...]), C(["put", VALUE, PATH]) or C(["pin", IRQ_NAME, CPU]). Only what the driver took.
+  returned: success
+  type: list
+  elements: list
 """
 
+from ansible_collections.sitelink.wgspread.plugins.module_utils import nic_boot
 from ansible_collections.sitelink.wgspread.plugins.module_utils.cpus import parse_cpulist
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import channels_text, decide_channels, parse_channels, run_ethtool
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import Host
@@ -161,6 +169,7 @@ def main():
     after = plan["after"]
     result = dict(changed=bool(plan["todo"]), changes=plan["changes"], unsupported=False,
                   channels_before=plan["current"]["current"], channels=after, maximum=plan["current"]["max"])
+    result["replay"] = nic_boot.channels(module.params["device"], result)
     if module._diff:
         result["diff"] = dict(before=channels_text(plan["current"]),
                               after=channels_text({"current": after}))

@@ -76,9 +76,17 @@ unsupported_reason:
   returned: when RV(unsupported) is true
   type: str
   sample: "rx-gro-hw is fixed at off"
+replay:
+  description:
+    - What the boot script of the nic_tuning role replays for this device (module_utils/nic_boot.py) - commands as
+      lists, C(["run", ARGV...]), C(["put", VALUE, PATH]) or C(["pin", IRQ_NAME, CPU]). Only what the driver took.
+  returned: success
+  type: list
+  elements: list
 """
 
 from ansible.module_utils.parsing.convert_bool import boolean
+from ansible_collections.sitelink.wgspread.plugins.module_utils import nic_boot
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import Unsupported, check_result, parse_features, run_ethtool
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
 from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import exit_unsupported, nic_module, plan_and_apply, report_unsupported
@@ -154,6 +162,7 @@ def main():
 
     result = dict(changed=bool(plan["changes"]), changes=plan["changes"], features=plan["after"])
     report_unsupported(module, result, plan["unsupported"], "%s: not supported" % device, "%s: left as it is" % device)
+    result["replay"] = nic_boot.features(device, result)
     if module._diff:
         result["diff"] = dict(before="".join("%s: %s\n" % (n, onoff(v)) for n, v in sorted(plan["before"].items())),
                               after="".join("%s: %s\n" % (n, onoff(v)) for n, v in sorted(plan["after"].items())))

@@ -90,8 +90,16 @@ unsupported_reason:
   returned: when RV(unsupported) is true
   type: str
   sample: "ethtool -n veth0 rx-flow-hash udp4: Cannot get RX network flow hashing options: Operation not supported"
+replay:
+  description:
+    - What the boot script of the nic_tuning role replays for this device (module_utils/nic_boot.py) - commands as
+      lists, C(["run", ARGV...]), C(["put", VALUE, PATH]) or C(["pin", IRQ_NAME, CPU]). Only what the driver took.
+  returned: success
+  type: list
+  elements: list
 """
 
+from ansible_collections.sitelink.wgspread.plugins.module_utils import nic_boot
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import Unsupported, normalize_fields, parse_flow_hash, run_ethtool
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
 from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import nic_module, plan_and_apply, report_unsupported
@@ -159,6 +167,7 @@ def main():
     result = dict(changed=bool(plan["changes"]), changes=plan["changes"], fields=plan["after"])
     report_unsupported(module, result, plan["unsupported"], "%s: not supported by the driver" % device,
                        "%s: rx-flow-hash left as it is where the driver does not support it" % device)
+    result["replay"] = nic_boot.flow_hash(device, result)
     if module._diff:
         result["diff"] = dict(before=text(plan["before"]), after=text(plan["after"]))
     module.exit_json(**result)

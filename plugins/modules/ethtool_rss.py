@@ -110,8 +110,16 @@ unsupported_reason:
   returned: when RV(unsupported) is true
   type: str
   sample: "ethtool -x veth0: Cannot get RX ring count: Operation not supported"
+replay:
+  description:
+    - What the boot script of the nic_tuning role replays for this device (module_utils/nic_boot.py) - commands as
+      lists, C(["run", ARGV...]), C(["put", VALUE, PATH]) or C(["pin", IRQ_NAME, CPU]). Only what the driver took.
+  returned: success
+  type: list
+  elements: list
 """
 
+from ansible_collections.sitelink.wgspread.plugins.module_utils import nic_boot
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ethtool import (
     active_hfunc, decide_rss, equal_table, normalize_key, parse_rxfh, rxfh_text, run_ethtool, weight_table,
 )
@@ -174,6 +182,7 @@ def main():
     after = plan["after"]
     result = dict(changed=bool(plan["args"]), changes=plan["changes"], unsupported=False, rings=after["rings"],
                   indirection_table=after["table"], hfunc=active_hfunc(after), hash_key=after["key"])
+    result["replay"] = nic_boot.rss(module.params["device"], result, module.params)
     if module._diff:
         result["diff"] = dict(before=rxfh_text(plan["current"]), after=rxfh_text(after))
     module.exit_json(**result)

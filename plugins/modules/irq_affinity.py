@@ -124,8 +124,16 @@ unsupported_reason:
   description: Why.
   returned: when RV(unsupported) is true
   type: str
+replay:
+  description:
+    - What the boot script of the nic_tuning role replays for this device (module_utils/nic_boot.py) - commands as
+      lists, C(["run", ARGV...]), C(["put", VALUE, PATH]) or C(["pin", IRQ_NAME, CPU]). Only what the driver took.
+  returned: success
+  type: list
+  elements: list
 """
 
+from ansible_collections.sitelink.wgspread.plugins.module_utils import nic_boot
 from ansible_collections.sitelink.wgspread.plugins.module_utils.cpus import (
     IRQBALANCE_DROPIN, assign_irqs, cpu_order, format_cpulist, irqbalance_dropin, parse_cpulist, parse_interrupts,
     parse_systemctl_show, queue_irqs,
@@ -269,6 +277,7 @@ def main():
     result = dict(changed=bool(changes), changes=changes, mapping=plan["mapping"], numa_node=plan["numa_node"],
                   irqbalance=plan["irqbalance"])
     report_unsupported(module, result, plan["unsupported"], device, device)
+    result["replay"] = nic_boot.irq(result)
     if plan["irqbalance"].get("active") and module.params["irqbalance"] == "ignore":
         module.warn("irqbalance is running and will likely move the pinned IRQs (irqbalance: ignore)")
     if module._diff:

@@ -79,8 +79,16 @@ unsupported_reason:
   returned: when RV(unsupported) is true
   type: str
   sample: "wg-site3: writing /sys/class/net/wg-site3/threaded: Operation not supported"
+replay:
+  description:
+    - Per device, what the boot script of the nic_tuning role writes again at boot (module_utils/nic_boot.py) -
+      commands as lists, C(["put", VALUE, PATH]). Devices the kernel refused have none.
+  returned: success
+  type: dict
+  sample: {"wg-spoke1": [["put", "1", "/sys/class/net/wg-spoke1/threaded"]]}
 """
 
+from ansible_collections.sitelink.wgspread.plugins.module_utils import nic_boot
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import Host, refusal
 from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_module import nic_module, plan_and_apply, report_unsupported
 
@@ -158,6 +166,7 @@ def main():
 
     result = dict(changed=bool(plan["changes"]), changes=plan["changes"], threaded=plan["after"])
     report_unsupported(module, result, plan["unsupported"], "threaded NAPI not supported", "threaded NAPI left as it is")
+    result["replay"] = nic_boot.napi(result)
     if module._diff:
         before = dict((device, plan["before"].get(device)) for device in plan["after"])
         result["diff"] = dict(before=text(before), after=text(plan["after"]))

@@ -147,8 +147,16 @@ unsupported_reason:
   description: Why.
   returned: when RV(unsupported) is true
   type: str
+replay:
+  description:
+    - What the boot script of the nic_tuning role replays for this device (module_utils/nic_boot.py) - commands as
+      lists, C(["run", ARGV...]), C(["put", VALUE, PATH]) or C(["pin", IRQ_NAME, CPU]). Only what the driver took.
+  returned: success
+  type: list
+  elements: list
 """
 
+from ansible_collections.sitelink.wgspread.plugins.module_utils import nic_boot
 from ansible_collections.sitelink.wgspread.plugins.module_utils.cpus import (
     format_cpulist, format_mask, parse_cpulist, parse_mask, possible_count, roundup_pow2, spread,
 )
@@ -314,6 +322,7 @@ def main():
                   rps_enabled=plan["rps_enabled"])
     # Failing here (on_unsupported: fail) means refusals found while writing: what could be written is.
     report_unsupported(module, result, plan["unsupported"], "%s: not supported" % device, "%s: left as it is" % device)
+    result["replay"] = nic_boot.rps_xps(device, result, module.params)
     if module._diff:
         result["diff"] = dict(
             before="".join("%s: %s\n" % (q["file"], format_cpulist(q["before"]) or "none") for q in plan["queues"]),
