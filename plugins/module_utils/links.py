@@ -256,10 +256,19 @@ def _site_networks(hostvars, gateway, errors):
 
 
 def _receive_cpus(hostvars, gateway):
-    """How many CPUs receive on a gateway: wgspread_receive_cpus, else the CPU count from facts."""
+    """How many CPUs receive on a gateway: wgspread_receive_cpus, else the CPU count from facts.
+
+    Raises ValueError naming the host and the variable for a value that is no count.
+    """
     explicit = _hostvar(hostvars, gateway, "wgspread_receive_cpus")
-    if explicit:
-        return _as_int(explicit)
+    if explicit is not None and explicit != "":
+        try:
+            count = _as_int(explicit)
+        except ValueError as exc:
+            raise ValueError("host %s: wgspread_receive_cpus %s" % (gateway, exc)) from None
+        if count < 1:
+            raise ValueError("host %s: wgspread_receive_cpus must be at least 1, got %d" % (gateway, count))
+        return count
     facts = _hostvar(hostvars, gateway, "ansible_facts") or {}
     for key in ("processor_nproc", "processor_vcpus"):
         if facts.get(key):
@@ -338,7 +347,11 @@ def _spread(value, gateways, listen_ports, hostvars, label, errors, name=None, c
             continue
         count = counts[gateway]
         if count == "auto":
-            count = _receive_cpus(hostvars, gateway)
+            try:
+                count = _receive_cpus(hostvars, gateway)
+            except ValueError as exc:
+                errors.append(str(exc))
+                continue
             if count is None:
                 # Known only from the gateway's facts, so unknown while it is outside the run
                 # (--limit, unreachable): None, not an error. Whatever needs these ports

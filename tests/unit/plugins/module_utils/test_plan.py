@@ -231,3 +231,16 @@ def test_a_plan_that_needs_a_cpu_count_it_does_not_have_cannot_be_rendered():
     hostvars = dict(HOSTVARS, spoke1={"ansible_host": "198.51.100.12"})
     with pytest.raises(ValueError, match="link hub-spoke1: spread.count: auto needs the CPU count of spoke1"):
         gateway_files(plan(hostvars=hostvars)["gateways"]["spoke1"])
+
+
+@pytest.mark.parametrize("value, message", [
+    ("four", "host spoke1: wgspread_receive_cpus must be an integer, got 'four'"),
+    (True, "host spoke1: wgspread_receive_cpus must be an integer, got a boolean"),
+    (0, "host spoke1: wgspread_receive_cpus must be at least 1, got 0"),
+    ("0", "host spoke1: wgspread_receive_cpus must be at least 1, got 0"),
+])
+def test_a_receive_cpu_count_that_is_no_count_names_the_host_and_the_variable(value, message):
+    hostvars = dict(HOSTVARS, spoke1={"ansible_host": "198.51.100.12", "wgspread_receive_cpus": value})
+    with pytest.raises(LinkError) as raised:
+        plan(hostvars=hostvars)
+    assert raised.value.errors == [message]
