@@ -81,9 +81,16 @@ def _write_atomic(path, text):
     os.rename(scratch, path)
 
 
-def render(plan, directory):
+def plain(value):
+    """``value`` as plain JSON data. Ansible 2.19 hands strings over tagged with their origin,
+    and tagged strings are several times slower to copy than plain ones; the plan of a large
+    fleet copies many of them (measured: as_dict() of a 1,000-gateway hub, 1.16 s tagged
+    against 0.15 s plain)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def render(plan_dict, directory):
     """plan.json and every gateway's files below ``directory``; returns the count of files."""
-    plan_dict = plan.as_dict()
     os.makedirs(directory, exist_ok=True)
     _write_atomic(os.path.join(directory, "plan.json"), json.dumps(plan_dict, indent=1, sort_keys=True) + "\n")
     written = 1
@@ -124,7 +131,8 @@ class ActionModule(ActionBase):
 
         errors = []
         try:
-            plan = build_plan(args["links"], inventory, hostvars, run_hosts=run_hosts, rotate=args["rotate_keys"])
+            plan = build_plan(plain(args["links"]), plain(inventory), hostvars, run_hosts=plain(run_hosts),
+                              rotate=plain(args["rotate_keys"]))
         except LinkError as exc:
             plan = None
             errors.extend(exc.errors)
@@ -147,7 +155,7 @@ class ActionModule(ActionBase):
         if plan_dict["rotate_links"]:
             summary += "; rotating the keys of %s" % _named(plan_dict["rotate_links"])
         if args["render_dir"]:
-            summary += "; %d files written to %s" % (render(plan, args["render_dir"]), args["render_dir"])
+            summary += "; %d files written to %s" % (render(plan_dict, args["render_dir"]), args["render_dir"])
         result.update(plan_dict)
         result.update(changed=False, summary=summary)
         # The plan of a large fleet is large: -v shows the summary, not the whole plan
