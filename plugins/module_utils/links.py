@@ -137,10 +137,9 @@ class HostVarsCache(object):
     def host(self, host):
         """The host's variables (a mapping), or None for a host without any."""
         if host not in self._hosts:
-            try:
-                self._hosts[host] = self._hostvars[host]
-            except KeyError:
-                self._hosts[host] = None
+            # Asked first: Ansible's hostvars answers a host outside the inventory with an
+            # Undefined that fails outside a template, not with KeyError.
+            self._hosts[host] = self._hostvars[host] if host in self._hostvars else None
         return self._hosts[host]
 
     def get(self, host, key):

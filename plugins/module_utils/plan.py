@@ -140,15 +140,16 @@ def _calibrations(hostvars, gateway):
     return calibrated if isinstance(calibrated, dict) else {}
 
 
-def gateway_inputs(links, hostvars):
-    """(HostVarsCache, calibrations) for the gateways ``links`` names, each read once."""
+def gateway_inputs(links, inventory, hostvars):
+    """(HostVarsCache, calibrations) for the inventory hosts ``links`` names, each read once
+    (a name outside the inventory is the link parser's to report)."""
     cache = hostvars if isinstance(hostvars, HostVarsCache) else HostVarsCache(hostvars)
     names = set()
     for link in links if isinstance(links, list) else []:
         gateways = link.get("gateways") if isinstance(link, dict) else None
         if isinstance(gateways, list):
             names.update(g for g in gateways if isinstance(g, str))
-    return cache, dict((g, _calibrations(cache, g)) for g in sorted(names))
+    return cache, dict((g, _calibrations(cache, g)) for g in sorted(names & set(inventory)))
 
 
 def _endpoint_uri(host, port):
@@ -229,7 +230,7 @@ def build_plan(links, inventory, hostvars, run_hosts=None, rotate=None):
     run (``ansible_play_hosts``), None for all; ``rotate``: ``wireguard_rotate_keys``.
     Linear in the number of links (plus a sort per gateway).
     """
-    cache, calibrations = gateway_inputs(links, hostvars)
+    cache, calibrations = gateway_inputs(links, inventory, hostvars)
     parsed = parse_links(links, inventory, cache, calibrations=calibrations)
     run = set(inventory) if run_hosts is None else set(run_hosts)
     rotating = _rotating(parsed, rotate, run)

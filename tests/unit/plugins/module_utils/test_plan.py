@@ -244,3 +244,21 @@ def test_a_receive_cpu_count_that_is_no_count_names_the_host_and_the_variable(va
     with pytest.raises(LinkError) as raised:
         plan(hostvars=hostvars)
     assert raised.value.errors == [message]
+
+
+class AnsibleLikeHostvars(dict):
+    """Ansible's hostvars answer a host outside the inventory with an Undefined that fails when
+    used outside a template, not with KeyError (seen in the lab: 'A required TemplateContext
+    context is not active')."""
+
+    def __getitem__(self, host):
+        if host not in self:
+            raise RuntimeError("A required TemplateContext context is not active.")
+        return super().__getitem__(host)
+
+
+def test_a_gateway_outside_the_inventory_is_reported_not_read():
+    links = [dict(LINKS[0], gateways=["hub", "spoke9"])]
+    with pytest.raises(LinkError) as raised:
+        build_plan(links, INVENTORY, AnsibleLikeHostvars(HOSTVARS))
+    assert raised.value.errors == ["link hub-spoke1: gateways: spoke9 not in the inventory"]
