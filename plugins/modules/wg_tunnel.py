@@ -127,6 +127,14 @@ interface_present:
   description: Whether the interface exists after the task (false means the service manager must bring it up).
   returned: always
   type: bool
+unit_enabled:
+  description: Whether C(wg-quick@INTERFACE) is enabled; null on a host without systemd.
+  returned: always
+  type: bool
+unit_active:
+  description: Whether C(wg-quick@INTERFACE) is active; null on a host without systemd.
+  returned: always
+  type: bool
 reloaded:
   description: Whether the live interface was synced with C(wg syncconf).
   returned: always
@@ -280,6 +288,18 @@ class Tunnel(object):
         return reloaded
 
 
+def unit_state(host, interface):
+    """{"unit_enabled", "unit_active"} of wg-quick@INTERFACE, so that a run can leave a unit alone
+    that is enabled and running already (one task less per tunnel on a no-op run); None each
+    without systemd."""
+    if not host.which("systemctl"):
+        return {"unit_enabled": None, "unit_active": None}
+    unit = "wg-quick@%s" % interface
+    enabled = host.run(["systemctl", "is-enabled", unit], check=False)[1].strip()
+    active = host.run(["systemctl", "is-active", unit], check=False)[1].strip()
+    return {"unit_enabled": enabled == "enabled", "unit_active": active == "active"}
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -317,6 +337,7 @@ def main():
 
     result = dict(changed=changed, config_path=tunnel.path, changes=plan["changes"], reloaded=reloaded,
                   interface_present=plan["link"] is not None and module.params["state"] == "present")
+    result.update(unit_state(Host(module), module.params["interface"]))
     if plan["public_key"]:
         result["public_key"] = plan["public_key"]
     if module._diff and plan["write"]:
