@@ -651,6 +651,9 @@ overwrites this file.
 Rollout cost (wall time of a first `site.yml` and of a no-op re-run for 2, 8 and 16 gateways):
 [benchmarks-rollout.md](benchmarks-rollout.md), written by `benchmarks/rollout_cost.py`.
 
+Fleet plan cost (build_plan against the old per-host derivation, `plan.yml` for 100 / 300 / 1,000
+gateways): [benchmarks-plan.md](benchmarks-plan.md), written by `benchmarks/fleet_plan.py`.
+
 ## Setup
 
 - Two network namespaces on one host: A (sender, `wgb-a`, underlay 198.18.200.1) and B (receiver,
