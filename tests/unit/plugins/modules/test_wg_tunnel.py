@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from ansible_collections.sitelink.wgspread.plugins.modules.wg_tunnel import Tunnel
+from ansible_collections.sitelink.wgspread.plugins.modules.wg_tunnel import Tunnel, unit_state
 from ansible_collections.sitelink.wgspread.plugins.module_utils.wireguard import MARKER, render_config
 from fakehost import FakeHost
 
@@ -146,3 +146,18 @@ def test_check_mode_before_keys_exist_plans_without_commands():
     plan = Tunnel(h, params(), check_mode=True).plan()
     assert plan["changes"] == ["config file (private key not generated yet)"]
     assert ("wg", "pubkey") not in h.calls
+
+
+@pytest.mark.parametrize("binaries, answers, state", [
+    ((), {}, {"unit_enabled": None, "unit_active": None}),  # no systemd: nothing to tell
+    (("systemctl",), {"is-enabled": (0, "enabled\n", ""), "is-active": (0, "active\n", "")},
+     {"unit_enabled": True, "unit_active": True}),
+    (("systemctl",), {"is-enabled": (1, "disabled\n", ""), "is-active": (3, "inactive\n", "")},
+     {"unit_enabled": False, "unit_active": False}),
+    (("systemctl",), {"is-enabled": (1, "not-found\n", ""), "is-active": (4, "inactive\n", "")},
+     {"unit_enabled": False, "unit_active": False}),
+])
+def test_the_state_of_the_tunnels_unit_lets_a_run_leave_a_running_one_alone(binaries, answers, state):
+    gateway = FakeHost(commands=dict((("systemctl", verb, "wg-quick@wg-spoke1"), answer) for verb, answer in answers.items()))
+    gateway.binaries = binaries
+    assert unit_state(gateway, "wg-spoke1") == state
