@@ -124,7 +124,7 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
-        _, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        dummy, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
         hostvars = task_vars.get("hostvars", {})
         inventory = args["inventory"] if args["inventory"] is not None else task_vars.get("groups", {}).get("all", [])
         run_hosts = args["hosts"]

@@ -25,7 +25,6 @@ from ansible_collections.sitelink.wgspread.plugins.module_utils.nft import FOLD,
 from ansible_collections.sitelink.wgspread.plugins.module_utils.wireguard import parse_dump
 
 
-
 # ---------------------------------------------------------------- reading the host
 
 def read_live(host, family, name):

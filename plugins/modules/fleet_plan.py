@@ -24,7 +24,8 @@ description:
   - A bad input fails the task with every problem found, each naming the link or host and the field
     (RV(errors)). No private or preshared key is ever part of the plan; C(-v) shows the summary only.
   - docs/plan.md describes the plan's fields.
-author: sitelink.wgspread contributors
+author:
+  - sitelink.wgspread contributors (@sitelink)
 extends_documentation_fragment:
   - sitelink.wgspread.attributes
 attributes:
@@ -37,6 +38,7 @@ attributes:
   diff_mode:
     support: none
   platform:
+    support: full
     platforms: all
     description: Target OS/families that can be operated against.
 options:

@@ -85,6 +85,7 @@ from ansible_collections.sitelink.wgspread.plugins.module_utils.host import Comm
 from ansible_collections.sitelink.wgspread.plugins.module_utils.nft import normalize
 from ansible_collections.sitelink.wgspread.plugins.module_utils.scratch import JSON, LOAD, TEXT, load_in_scratch
 
+
 def live_table(host, family, name):
     """(normalized JSON objects, text) of the live table, or (None, "") when it does not exist."""
     rc, out, _err = host.run(["nft", "-j", "list", "table", family, name], check=False)

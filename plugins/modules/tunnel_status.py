@@ -20,7 +20,8 @@ description:
     not one tunnel after the other.
   - Never changes the host, and never reads or returns a key. Loss and a down tunnel are results, not failures.
   - Used by C(playbooks/status.yml).
-author: sitelink.wgspread contributors
+author:
+  - sitelink.wgspread contributors (@sitelink)
 extends_documentation_fragment:
   - sitelink.wgspread.attributes
 attributes:

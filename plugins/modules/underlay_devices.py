@@ -19,7 +19,8 @@ description:
   - One module call per gateway instead of one task per endpoint; used by the nic_tuning role.
   - Never changes the host. An endpoint that does not resolve, or has no route, fails the task naming it
     and what to do.
-author: sitelink.wgspread contributors
+author:
+  - sitelink.wgspread contributors (@sitelink)
 extends_documentation_fragment:
   - sitelink.wgspread.attributes
 attributes:

@@ -17,6 +17,7 @@ from ansible_collections.sitelink.wgspread.plugins.module_utils.plan import plan
 def links_outside_run(links, inventory, hostvars, run_hosts):
     return plan_links_outside_run(build_plan(links, inventory, hostvars, run_hosts=run_hosts).as_dict())
 
+
 INVENTORY = ["hub", "spoke1", "spoke2", "a-gateway-with-a-long-name", "a-gateway-with-a-longer-name"]
 HOSTVARS = {
     "hub": {"ansible_host": "198.51.100.11", "wgspread_site_networks": ["10.0.0.0/16"],

@@ -33,8 +33,8 @@ LINKS = [
 ]
 
 
-def plan(links=LINKS, run_hosts=None, rotate=None, hostvars=None):
-    return build_plan(links, INVENTORY, HOSTVARS if hostvars is None else hostvars,
+def plan(links=None, run_hosts=None, rotate=None, hostvars=None):
+    return build_plan(LINKS if links is None else links, INVENTORY, HOSTVARS if hostvars is None else hostvars,
                       run_hosts=run_hosts, rotate=rotate).as_dict()
 
 
@@ -171,9 +171,9 @@ def test_calibrated_ports_are_read_from_the_receivers_facts_for_the_same_request
 
 def test_the_link_parser_takes_calibrations_as_an_input_and_reads_no_facts_for_them():
     record = {"hub-spoke1": {"ports": [51820, 51823], "request": {"count": 2, "first_port": 51820, "step": 1}}}
-    (link, _) = parse_links(LINKS, INVENTORY, with_record(record))
+    (link, dummy) = parse_links(LINKS, INVENTORY, with_record(record))
     assert link["spread"]["receive_ports"]["spoke1"] == [51820, 51821]
-    (link, _) = parse_links(LINKS, INVENTORY, HOSTVARS, calibrations={"spoke1": record})
+    (link, dummy) = parse_links(LINKS, INVENTORY, HOSTVARS, calibrations={"spoke1": record})
     assert link["spread"]["receive_ports"]["spoke1"] == [51820, 51823]
 
 
