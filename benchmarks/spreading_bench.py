@@ -648,7 +648,7 @@ DOC_TEMPLATE = """# Benchmarks: port spreading on one machine
 Written by `benchmarks/spreading_bench.py` (run: `{command}`, {date}, {elapsed:.0f} s). Re-running it
 overwrites this file.
 
-Rollout cost (wall time of a first `site.yml` and of a no-op re-run for 2, 8 and 16 gateways):
+Rollout cost (wall time of a first `site.yml` and of a no-op re-run for 3 and 32 gateways, next to githubixx/ansible-role-wireguard 18.3.0):
 [benchmarks-rollout.md](benchmarks-rollout.md), written by `benchmarks/rollout_cost.py`.
 
 Fleet plan cost (build_plan against the old per-host derivation, `plan.yml` for 100 / 300 / 1,000
