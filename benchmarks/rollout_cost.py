@@ -665,8 +665,9 @@ def measure_product(product, gateways, args, sizedir, inotify):
     if product["prepare"]:
         start = time.monotonic()
         result["prepared"] = product["prepare"](hosts)
-        result["prepare"] = time.monotonic() - start
-        log("%s: prepared in %.0f s (not timed): %s" % (what, result["prepare"], result["prepared"]))
+        prepare_seconds = time.monotonic() - start
+        result["prepare"] = prepare_seconds
+        log("%s: prepared in %.0f s (not timed): %s" % (what, prepare_seconds, result["prepared"]))
     log("%s: containers up and answering ssh in %.0f s (not timed); first run ..." % (what, boot))
 
     cgroups = container_cgroups(hosts)
@@ -867,8 +868,8 @@ def findings(results, forks):
         if co is not None and cf is not None:
             line += (" CPU seconds of a no-op (ansible + gateways): %.1f vs %.1f (%.1fx; ansible's share %.1f vs %.1f)."
                      % (co, cf, co / cf, median_cpu_run(o)["cpu_ctl"], median_cpu_run(f)["cpu_ctl"]))
-        line += (" First run: ours %.1f s, the reference %.1f s (%.2fx)." % (o["first"]["seconds"], f["first"]["seconds"],
-                                                                           o["first"]["seconds"] / f["first"]["seconds"]))
+        first_ours, first_ref = o["first"]["seconds"], f["first"]["seconds"]
+        line += " First run: ours %.1f s, the reference %.1f s (%.2fx)." % (first_ours, first_ref, first_ours / first_ref)
         if r["gateways"] > forks:
             line += (" With %d forks for %d gateways every task runs in %d rounds, for both." % (forks, r["gateways"],
                                                                                                  -(-r["gateways"] // forks)))
@@ -979,8 +980,8 @@ def write_doc(results, args, meta):
         command=meta["command"], commit=meta["commit"], date=meta["date"], elapsed=meta["elapsed"], cpus=CPUS, cpu_model=v["cpu_model"],
         mem=v["mem_gb"], kernel=v["kernel"], ansible=v["ansible"], python=v["python"], podman=v["podman"],
         forks=forks, forks_from=v["forks"][1], image=IMAGE, image_id=v["image_id"],
-        image_created=v["image_created"], image_mb=v["image_mb"], repeat=", ".join("%d at %d gateways" % (len(r["ours"]["noops"]), r["gateways"])
-                                                                                    for r in results),
+        image_created=v["image_created"], image_mb=v["image_mb"],
+        repeat=", ".join("%d at %d gateways" % (len(r["ours"]["noops"]), r["gateways"]) for r in results),
         sizes=" and ".join(str(s) for s in sizes), prefix=PREFIX, net=NET, subnet=SUBNET_PREFIX + ".0/24",
         max_spokes=meta["max_spokes"], ref_name=REF_NAME, ref_version=REF_VERSION, ref_role=REF_ROLE, ref_subnet=REF_SUBNET,
         ref_port=REF_PORT, reference_note=reference_note(meta), open_ssh=args.open_ssh_up_to,
