@@ -127,6 +127,7 @@ class HostVarsCache(object):
     Ansible's ``hostvars[host]`` works out all of a host's variables on every access, and
     the checks here read a few of them per link: for a hub with 1,000 links that was the
     larger part of the cost. Reading through this cache makes it once per host and name.
+    parse_links() wraps what it is given, so the helpers below it read through this only.
     """
 
     def __init__(self, hostvars):
@@ -153,27 +154,18 @@ class HostVarsCache(object):
         return self._values[cache_key]
 
 
-def _hostvar(hostvars, host, key):
-    if isinstance(hostvars, HostVarsCache):
-        return hostvars.get(host, key)
-    try:
-        return hostvars[host].get(key)
-    except (KeyError, AttributeError):
-        return None
-
-
 def _underlay_address(hostvars, gateway):
     """The address peers send to: explicit var, else ansible_host if it is an IP, else facts."""
-    explicit = _hostvar(hostvars, gateway, "wgspread_underlay_address")
+    explicit = hostvars.get(gateway, "wgspread_underlay_address")
     if explicit:
         return str(explicit)
-    ansible_host = _hostvar(hostvars, gateway, "ansible_host")
+    ansible_host = hostvars.get(gateway, "ansible_host")
     if ansible_host:
         try:
             return str(ipaddress.ip_address(str(ansible_host)))
         except ValueError:
             pass
-    facts = _hostvar(hostvars, gateway, "ansible_facts") or {}
+    facts = hostvars.get(gateway, "ansible_facts") or {}
     for key in ("default_ipv4", "default_ipv6"):
         address = (facts.get(key) or {}).get("address")
         if address:
@@ -241,7 +233,7 @@ def _allowed_ips(value, gateways, label, errors):
 
 
 def _site_networks(hostvars, gateway, errors):
-    value = _hostvar(hostvars, gateway, "wgspread_site_networks") or []
+    value = hostvars.get(gateway, "wgspread_site_networks") or []
     if not isinstance(value, list):
         errors.append("host %s: wgspread_site_networks must be a list of prefixes" % gateway)
         return []
@@ -259,7 +251,7 @@ def _receive_cpus(hostvars, gateway):
 
     Raises ValueError naming the host and the variable for a value that is no count.
     """
-    explicit = _hostvar(hostvars, gateway, "wgspread_receive_cpus")
+    explicit = hostvars.get(gateway, "wgspread_receive_cpus")
     if explicit is not None and explicit != "":
         try:
             count = _as_int(explicit)
@@ -268,7 +260,7 @@ def _receive_cpus(hostvars, gateway):
         if count < 1:
             raise ValueError("host %s: wgspread_receive_cpus must be at least 1, got %d" % (gateway, count))
         return count
-    facts = _hostvar(hostvars, gateway, "ansible_facts") or {}
+    facts = hostvars.get(gateway, "ansible_facts") or {}
     for key in ("processor_nproc", "processor_vcpus"):
         if facts.get(key):
             return int(facts[key])

@@ -337,7 +337,7 @@ def main():
 
     result = dict(changed=changed, config_path=tunnel.path, changes=plan["changes"], reloaded=reloaded,
                   interface_present=plan["link"] is not None and module.params["state"] == "present")
-    result.update(unit_state(Host(module), module.params["interface"]))
+    result.update(unit_state(tunnel.host, module.params["interface"]))
     if plan["public_key"]:
         result["public_key"] = plan["public_key"]
     if module._diff and plan["write"]:
