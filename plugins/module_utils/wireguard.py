@@ -26,6 +26,29 @@ def is_wireguard_key(text):
     return len(base64.b64decode(text.strip())) == 32
 
 
+SUPERVISE_DROPIN = """%s
+# wg-quick@%s runs wireguard-go (this host has no WireGuard kernel module). The stock
+# unit is a oneshot: if wireguard-go dies, the interface is gone and nothing brings it back.
+# As a forking service, systemd watches the wireguard-go process that `wg-quick up` leaves
+# behind and runs wg-quick down/up again when it exits. `systemctl stop wg-quick@%s`
+# still stops the tunnel for good; a bare `wg-quick down %s` is undone within a second.
+[Service]
+Type=forking
+RemainAfterExit=no
+Restart=always
+RestartSec=1
+"""
+
+
+def supervise_dropin_path(interface):
+    return "/etc/systemd/system/wg-quick@%s.service.d/wgspread-supervise.conf" % interface
+
+
+def supervise_dropin(interface):
+    """The systemd drop-in that makes wg-quick@INTERFACE restart a wireguard-go that died."""
+    return SUPERVISE_DROPIN % (MARKER, interface, interface, interface)
+
+
 def is_managed(config_text):
     return config_text is not None and config_text.startswith(MARKER)
 
@@ -194,3 +217,56 @@ def route_changes(live_routes, allowed_ips, addresses):
             wanted.add(str(network))
     live = set(str(ipaddress.ip_network(p, strict=False)) for p in live_routes)
     return sorted(wanted - live), sorted(live - wanted)
+
+
+# What the wireguard role asks of wg_key and wg_tunnel: all links of a gateway in one call
+# each. ``tunnels`` are the gateway's tunnels of the fleet plan (docs/plan.md), as plain data.
+
+def key_specs(tunnels, key_dir, kind, rotate_links=(), received_from=None):
+    """wg_key's ``keys`` for these tunnels: ``kind`` private (LINK.key) or preshared (LINK.psk).
+
+    ``received_from``: for the preshared keys another end owns, the variables of every host
+    (hostvars), whose ``__wireguard_psks`` hold what each owning end made this run."""
+    suffix = {"private": ".key", "preshared": ".psk"}[kind]
+    specs = []
+    for tunnel in tunnels:
+        link = tunnel["link"]
+        spec = {"name": link, "path": "%s/%s%s" % (key_dir.rstrip("/"), link, suffix), "kind": kind,
+                "rotate": link in (rotate_links or ())}
+        if received_from is not None:
+            owned = _host_var(received_from, tunnel["peer"], "__wireguard_psks") or {}
+            spec.update(rotate=False, content=owned.get(link) or None)
+        specs.append(spec)
+    return specs
+
+
+def tunnel_specs(tunnels, key_dir, config_dir, public_keys_from, supervise=None):
+    """wg_tunnel's ``tunnels`` for these tunnels; the peers' public keys come from the facts
+    ``wireguard_public_keys`` of ``public_keys_from`` (hostvars)."""
+    key_dir = key_dir.rstrip("/")
+    specs = []
+    for tunnel in tunnels:
+        link = tunnel["link"]
+        peer_keys = _host_var(public_keys_from, tunnel["peer"], "wireguard_public_keys") or {}
+        specs.append({
+            "interface": tunnel["interface"], "state": "present", "link": link, "config_dir": config_dir,
+            "private_key_path": "%s/%s.key" % (key_dir, link),
+            "addresses": [tunnel["address"]], "listen_port": tunnel["listen_port"], "mtu": tunnel["mtu"],
+            "supervise": supervise,
+            "peers": [{
+                "name": tunnel["peer"],
+                "public_key": peer_keys.get(link, ""),
+                "preshared_key_path": ("%s/%s.psk" % (key_dir, link)) if tunnel["preshared_key"] else None,
+                "endpoint": tunnel["peer_endpoint_uri"],
+                "allowed_ips": tunnel["peer_allowed_ips"],
+                "persistent_keepalive": tunnel["persistent_keepalive"],
+            }],
+        })
+    return specs
+
+
+def _host_var(hostvars, host, name):
+    """hostvars[host][name], or None when the host or the variable is not there."""
+    if host not in hostvars:
+        return None
+    return hostvars[host].get(name)

@@ -9,10 +9,12 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: wg_key
-short_description: Create a WireGuard private or preshared key on the managed host, once
+short_description: Create WireGuard private or preshared keys on the managed host, once
 version_added: 0.1.0
 description:
   - Creates a WireGuard key file with mode C(0600), owned by the user running the module, if it does not exist.
+  - One key (O(path)) or all keys of a gateway in one call (O(keys)): one round trip per gateway
+    however many links it has.
   - An existing private key is never regenerated or replaced unless O(rotate=true); an unreadable or malformed
     one fails the task.
   - For a private key, returns the public key only. The private key never leaves the host.
@@ -21,9 +23,39 @@ description:
     Use C(no_log=true) on such tasks.
 options:
   path:
-    description: Key file. Its directory must exist.
+    description:
+      - Key file. Its directory must exist.
+      - Exactly one of O(path) and O(keys) is required.
     type: path
-    required: true
+  keys:
+    description:
+      - Several keys at once, each with the options below (as O(path), O(kind), O(content), O(rotate)).
+      - Every key is decided and made on its own; the first error fails the task after the keys
+        before it were made (nothing is undone: a made key is kept either way).
+    type: list
+    elements: dict
+    version_added: 0.3.0
+    suboptions:
+      name:
+        description: A label (the link), the key of RV(public_keys) and RV(preshared_keys).
+        type: str
+        required: true
+      path:
+        description: Key file. Its directory must exist.
+        type: path
+        required: true
+      kind:
+        description: Which key.
+        type: str
+        choices: [private, preshared]
+        default: private
+      content:
+        description: As O(content).
+        type: str
+      rotate:
+        description: As O(rotate).
+        type: bool
+        default: false
   kind:
     description: Which key.
     type: str
@@ -70,6 +102,15 @@ EXAMPLES = r"""
     rotate: true
   register: new_key
 
+- name: Make sure every link's private key exists, in one call
+  sitelink.wgspread.wg_key:
+    keys:
+      - name: hub-spoke1
+        path: /etc/wireguard/wgspread/hub-spoke1.key
+      - name: hub-spoke2
+        path: /etc/wireguard/wgspread/hub-spoke2.key
+  register: keys  # keys.public_keys['hub-spoke1']
+
 - name: Generate the link's preshared key on its owning end
   sitelink.wgspread.wg_key:
     path: /etc/wireguard/wgspread/hub-spoke1.psk
@@ -81,21 +122,35 @@ EXAMPLES = r"""
 RETURN = r"""
 public_key:
   description: Public key of the private key (empty in check mode before the key exists).
-  returned: when O(kind=private)
+  returned: when O(path) is used and O(kind=private)
   type: str
   sample: xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=
 preshared_key:
   description: The preshared key. Secret; register it only under C(no_log).
-  returned: when O(kind=preshared)
+  returned: when O(path) is used and O(kind=preshared)
   type: str
+public_keys:
+  description: With O(keys), the public key of each private key by its name (empty in check mode before the key exists).
+  returned: when O(keys) is used
+  type: dict
+  sample: {hub-spoke1: xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=}
+preshared_keys:
+  description: With O(keys), each preshared key by its name. Secret; register it only under C(no_log).
+  returned: when O(keys) is used
+  type: dict
 created:
-  description: Whether the key file was created, rotated or (preshared only) rewritten.
+  description: Whether the key file was created, rotated or (preshared only) rewritten; with O(keys), whether any was.
   returned: always
   type: bool
 rotated:
-  description: Whether an existing key was replaced by a new one (O(rotate=true)).
+  description: Whether an existing key was replaced by a new one (O(rotate=true)); with O(keys), whether any was.
   returned: always
   type: bool
+changed_keys:
+  description: With O(keys), the names of the keys created, rotated or rewritten (or that would be, in check mode).
+  returned: when O(keys) is used
+  type: list
+  elements: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -141,30 +196,66 @@ def ensure_key(host, path, kind, content, check_mode, rotate=False):
     return True, psk
 
 
+def key_spec_errors(spec):
+    if spec["kind"] == "private" and spec.get("content") is not None:
+        return "content: only a preshared key can be given; private keys are made on the host"
+    return None
+
+
+def make_key(host, spec, check_mode):
+    """One key, decided then made: {"changed", "rotated", "value"}."""
+    had_key = host.read(spec["path"]) is not None
+    changed, value = ensure_key(host, spec["path"], spec["kind"], spec.get("content"), check_mode,
+                                rotate=spec.get("rotate", False))
+    rotated = changed and had_key and spec.get("rotate", False) and spec.get("content") is None
+    return {"changed": changed, "rotated": rotated, "value": value}
+
+
 def main():
+    key_options = dict(
+        kind=dict(type="str", choices=["private", "preshared"], default="private"),
+        content=dict(type="str", no_log=True),
+        rotate=dict(type="bool", default=False),
+    )
     module = AnsibleModule(
         argument_spec=dict(
-            path=dict(type="path", required=True),
-            kind=dict(type="str", choices=["private", "preshared"], default="private"),
-            content=dict(type="str", no_log=True),
-            rotate=dict(type="bool", default=False),
+            path=dict(type="path"),
+            keys=dict(type="list", elements="dict", no_log=False, options=dict(
+                name=dict(type="str", required=True),
+                path=dict(type="path", required=True),
+                **key_options)),
+            **key_options
         ),
+        mutually_exclusive=[("path", "keys")],
+        required_one_of=[("path", "keys")],
         supports_check_mode=True,
     )
-    kind = module.params["kind"]
-    if kind == "private" and module.params["content"] is not None:
-        module.fail_json(msg="content: only a preshared key can be given; private keys are made on the host")
-    try:
-        host = Host(module)
-        had_key = host.read(module.params["path"]) is not None
-        changed, value = ensure_key(host, module.params["path"], kind, module.params["content"],
-                                    module.check_mode, rotate=module.params["rotate"])
-    except (ValueError, CommandError) as exc:
-        module.fail_json(msg=str(exc))
-    rotated = changed and had_key and module.params["rotate"] and module.params["content"] is None
-    if kind == "private":
-        module.exit_json(changed=changed, created=changed, rotated=rotated, public_key=value)
-    module.exit_json(changed=changed, created=changed, rotated=rotated, preshared_key=value)
+    p = module.params
+    specs = p["keys"] if p["keys"] is not None else [
+        dict(name=None, path=p["path"], kind=p["kind"], content=p["content"], rotate=p["rotate"])]
+    for spec in specs:
+        error = key_spec_errors(spec)
+        if error:
+            module.fail_json(msg=("%s: %s" % (spec["name"], error)) if spec["name"] else error)
+    host = Host(module)
+    made = []
+    for spec in specs:
+        try:
+            made.append(make_key(host, spec, module.check_mode))
+        except (ValueError, CommandError) as exc:
+            module.fail_json(msg=("%s: %s" % (spec["name"], exc)) if spec["name"] else str(exc),
+                             changed=any(key["changed"] for key in made))
+    changed = any(key["changed"] for key in made)
+    rotated = any(key["rotated"] for key in made)
+    if p["keys"] is None:
+        value_name = "public_key" if p["kind"] == "private" else "preshared_key"
+        module.exit_json(changed=changed, created=changed, rotated=rotated, **{value_name: made[0]["value"]})
+    pairs = list(zip(specs, made))
+    module.exit_json(
+        changed=changed, created=changed, rotated=rotated,
+        changed_keys=[spec["name"] for spec, key in pairs if key["changed"]],
+        public_keys=dict((spec["name"], key["value"]) for spec, key in pairs if spec["kind"] == "private"),
+        preshared_keys=dict((spec["name"], key["value"]) for spec, key in pairs if spec["kind"] == "preshared"))
 
 
 if __name__ == "__main__":

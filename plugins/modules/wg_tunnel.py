@@ -9,9 +9,11 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: wg_tunnel
-short_description: Write a WireGuard interface's wg-quick config on the host and apply changes without a restart
+short_description: Write WireGuard interfaces' wg-quick configs on the host and apply changes without a restart
 version_added: 0.1.0
 description:
+  - One interface (O(interface) and the options beside it), or every tunnel of a gateway in one call
+    (O(tunnels)): one round trip per gateway however many links it has.
   - Assembles C(CONFIG_DIR/INTERFACE.conf) on the managed host from the given spec and the key files
     that already lie on the host, so private and preshared keys never pass through the controller.
     The file is written atomically with mode C(0600) when its content changes.
@@ -26,10 +28,32 @@ description:
   - Bringing a down interface up is left to the service manager (for example C(wg-quick@INTERFACE));
     RV(interface_present) tells whether that is needed.
 options:
+  tunnels:
+    description:
+      - Several interfaces at once. Each element takes the options of this module (O(interface),
+        O(state), O(link), O(config_dir), O(private_key_path), O(addresses), O(listen_port), O(mtu),
+        O(peers), O(supervise)) with the same defaults.
+      - Each interface is planned and changed on its own; a failure on one does not stop the others,
+        and the task fails afterwards naming every interface that failed.
+      - Exactly one of O(interface) and O(tunnels) is required.
+    type: list
+    elements: dict
+    version_added: 0.3.0
   interface:
-    description: Interface name (at most 15 characters).
+    description:
+      - Interface name (at most 15 characters).
+      - Exactly one of O(interface) and O(tunnels) is required.
     type: str
-    required: true
+  supervise:
+    description:
+      - Whether systemd restarts the userspace implementation when it dies. V(true) installs the
+        drop-in C(/etc/systemd/system/wg-quick@INTERFACE.service.d/wgspread-supervise.conf) (C(Type=forking),
+        C(Restart=always)), V(false) removes it, V(null) leaves it as it is.
+      - Only for C(wg-quick@) under systemd and wireguard-go. systemd is reloaded once after any change;
+        a live tunnel whose drop-in was just added must be restarted once to run under watch
+        (RV(tunnels[].supervision_added)).
+    type: bool
+    version_added: 0.3.0
   state:
     description: C(present) writes and syncs; C(absent) takes a managed interface down and removes its file.
     type: str
@@ -149,6 +173,39 @@ public_key:
   description: This interface's public key.
   returned: when O(state=present) and the key exists
   type: str
+tunnels:
+  description: With O(tunnels), the result of each interface (the keys above, plus the ones below), in order.
+  returned: when O(tunnels) is used
+  type: list
+  elements: dict
+  contains:
+    interface:
+      description: The interface.
+      type: str
+    changed:
+      description: Whether this interface changed (or would).
+      type: bool
+    supervision_added:
+      description: Whether the restart drop-in was added (the interface's wg-quick unit must be restarted once to run under watch).
+      type: bool
+    supervision_changed:
+      description: Whether the restart drop-in was added, changed or removed.
+      type: bool
+    failed:
+      description: Whether this interface failed (its message is in RV(tunnels[].msg)).
+      type: bool
+units_to_start:
+  description:
+    - With O(tunnels) under systemd, the interfaces whose C(wg-quick@INTERFACE) unit is not both enabled and active
+      (in check mode only those whose interface exists; the others were reported already).
+  returned: when O(tunnels) is used
+  type: list
+  elements: str
+interfaces_down:
+  description: With O(tunnels), the interfaces of O(state=present) that do not exist (the service manager must bring them up).
+  returned: when O(tunnels) is used
+  type: list
+  elements: str
 """
 
 import json
@@ -158,7 +215,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
 from ansible_collections.sitelink.wgspread.plugins.module_utils.wireguard import (
     address_changes, check_reload, is_managed, live_differences, mask_secrets, parse_dump,
-    parse_ip_addr_json, parse_routes_json, render_config, route_changes,
+    parse_ip_addr_json, parse_routes_json, render_config, route_changes, supervise_dropin,
+    supervise_dropin_path,
 )
 
 
@@ -300,51 +358,138 @@ def unit_state(host, interface):
     return {"unit_enabled": enabled == "enabled", "unit_active": active == "active"}
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            interface=dict(type="str", required=True),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            link=dict(type="str", default=""),
-            config_dir=dict(type="path", default="/etc/wireguard"),
-            private_key_path=dict(type="path", no_log=False),
-            addresses=dict(type="list", elements="str", default=[]),
-            listen_port=dict(type="int"),
-            mtu=dict(type="int", default=1420),
-            peers=dict(type="list", elements="dict", default=[], options=dict(
-                name=dict(type="str"),
-                public_key=dict(type="str", required=True, no_log=False),
-                preshared_key_path=dict(type="path", no_log=False),
-                endpoint=dict(type="str"),
-                allowed_ips=dict(type="list", elements="str", required=True),
-                persistent_keepalive=dict(type="int", default=0),
-            )),
-        ),
-        required_if=[("state", "present", ("private_key_path", "listen_port"))],
-        supports_check_mode=True,
-    )
-    if len(module.params["interface"]) > 15:
-        module.fail_json(msg="interface: %r is longer than 15 characters" % module.params["interface"])
-    tunnel = Tunnel(Host(module), module.params, module.check_mode)
+def ensure_supervision(host, interface, supervise, check_mode):
+    """(added, changed) of the restart drop-in: written when ``supervise``, removed when false,
+    left alone when None."""
+    if supervise is None:
+        return False, False
+    path = supervise_dropin_path(interface)
+    current = host.read(path)
+    if supervise:
+        wanted = supervise_dropin(interface)
+        if current == wanted:
+            return False, False
+        if not check_mode:
+            host.install_file(path, wanted, 0o644)
+        return current is None, True
+    if current is None:
+        return False, False
+    if not check_mode:
+        host.remove_file(path)
+    return False, True
+
+
+TUNNEL_OPTIONS = dict(
+    interface=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    link=dict(type="str", default=""),
+    config_dir=dict(type="path", default="/etc/wireguard"),
+    private_key_path=dict(type="path", no_log=False),
+    addresses=dict(type="list", elements="str", default=[]),
+    listen_port=dict(type="int"),
+    mtu=dict(type="int", default=1420),
+    peers=dict(type="list", elements="dict", default=[], options=dict(
+        name=dict(type="str"),
+        public_key=dict(type="str", required=True, no_log=False),
+        preshared_key_path=dict(type="path", no_log=False),
+        endpoint=dict(type="str"),
+        allowed_ips=dict(type="list", elements="str", required=True),
+        persistent_keepalive=dict(type="int", default=0),
+    )),
+    supervise=dict(type="bool"),
+)
+
+
+def spec_errors(spec):
+    """What the argument spec cannot say of one tunnel."""
+    if len(spec["interface"]) > 15:
+        return "interface: %r is longer than 15 characters" % spec["interface"]
+    if spec["state"] == "present":
+        missing = [name for name in ("private_key_path", "listen_port") if spec.get(name) is None]
+        if missing:
+            return "state is present but the following are missing: %s" % ", ".join(missing)
+    return None
+
+
+def converge(host, spec, check_mode, diff):
+    """One tunnel, decided then done: its result (``failed`` and ``msg`` when it failed)."""
+    error = spec_errors(spec)
+    if error:
+        return dict(interface=spec["interface"], changed=False, failed=True, msg=error)
+    tunnel = Tunnel(host, spec, check_mode)
+    result = dict(interface=spec["interface"], config_path=tunnel.path, changed=False, changes=[],
+                  reloaded=False, interface_present=False, supervision_added=False, supervision_changed=False)
     try:
         plan = tunnel.plan()
-        changed = bool(plan["changes"])
-        reloaded = False
-        if changed and not module.check_mode:
-            reloaded = tunnel.apply(plan)
+        result["changes"] = plan["changes"]
+        if plan["changes"] and not check_mode:
+            result["reloaded"] = tunnel.apply(plan)
+        added, touched = ensure_supervision(host, spec["interface"], spec.get("supervise"), check_mode)
     except (ValueError, CommandError) as exc:
-        module.fail_json(msg="%s: %s" % (module.params["interface"], exc))
-
-    result = dict(changed=changed, config_path=tunnel.path, changes=plan["changes"], reloaded=reloaded,
-                  interface_present=plan["link"] is not None and module.params["state"] == "present")
-    result.update(unit_state(tunnel.host, module.params["interface"]))
+        result.update(failed=True, msg="%s: %s" % (spec["interface"], exc))
+        return result
+    if touched:
+        result["changes"] = result["changes"] + ["restart drop-in %s" % supervise_dropin_path(spec["interface"])]
+    result.update(changed=bool(result["changes"]), supervision_added=added, supervision_changed=touched,
+                  interface_present=plan["link"] is not None and spec["state"] == "present")
+    result.update(unit_state(host, spec["interface"]))
     if plan["public_key"]:
         result["public_key"] = plan["public_key"]
-    if module._diff and plan["write"]:
+    if diff and plan["write"]:
         result["diff"] = dict(before_header=tunnel.path, after_header=tunnel.path,
                               before=mask_secrets(plan["current"]),
                               after=mask_secrets(getattr(tunnel, "desired", "")))
-    module.exit_json(**result)
+    return result
+
+
+def main():
+    single = dict(TUNNEL_OPTIONS, interface=dict(type="str"))
+    module = AnsibleModule(
+        argument_spec=dict(
+            tunnels=dict(type="list", elements="dict", options=TUNNEL_OPTIONS),
+            **single
+        ),
+        mutually_exclusive=[("interface", "tunnels")],
+        required_one_of=[("interface", "tunnels")],
+        supports_check_mode=True,
+    )
+    host = Host(module)
+    if module.params["tunnels"] is None:
+        spec = dict((name, module.params[name]) for name in TUNNEL_OPTIONS)
+        result = converge(host, spec, module.check_mode, module._diff)
+        if result.pop("failed", False):
+            module.fail_json(**result)
+        if result.pop("supervision_changed") and not module.check_mode:
+            host.run(["systemctl", "daemon-reload"])
+        for name in ("interface", "supervision_added"):
+            result.pop(name)
+        module.exit_json(**result)
+
+    results = [converge(host, spec, module.check_mode, module._diff) for spec in module.params["tunnels"]]
+    if any(r["supervision_changed"] for r in results if not r.get("failed")) and not module.check_mode \
+            and host.which("systemctl"):
+        host.run(["systemctl", "daemon-reload"])
+    ok = [r for r in results if not r.get("failed")]
+    summary = dict(
+        changed=any(r["changed"] for r in results),
+        tunnels=[dict((k, v) for k, v in r.items() if k != "diff") for r in results],
+        units_to_start=[r["interface"] for r in ok
+                        if r["unit_enabled"] is not None and not (r["unit_enabled"] and r["unit_active"])
+                        and (r["interface_present"] or not module.check_mode)],
+        interfaces_down=[r["interface"] for r in ok if not r["interface_present"]
+                         and spec_state(module.params["tunnels"], r["interface"]) == "present"],
+    )
+    diffs = [r["diff"] for r in ok if "diff" in r]
+    if diffs:
+        summary["diff"] = diffs
+    failed = [r["msg"] for r in results if r.get("failed")]
+    if failed:
+        module.fail_json(msg="; ".join(failed), **summary)
+    module.exit_json(**summary)
+
+
+def spec_state(specs, interface):
+    return next(spec["state"] for spec in specs if spec["interface"] == interface)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,14 @@ class FakeHost(object):
         self.calls.append(("remove", path))
         self.files.pop(path, None)
 
+    def install_file(self, path, content, mode=0o644):
+        self.calls.append(("install", path))
+        self.files[path] = content
+
+    def remove_file(self, path):
+        self.calls.append(("remove", path))
+        self.files.pop(path, None)
+
     def which(self, name):
         return "/usr/bin/" + name if name in self.binaries else None
 

@@ -79,3 +79,44 @@ def test_a_file_that_is_not_a_key_is_left_alone(capsys):
     result = run_module(wg_key, args(rotate=True), host, capsys=capsys)
     assert result["failed"] and "does not hold a WireGuard key" in result["msg"]
     assert host.files[KEY] == "not a key\n"
+
+
+KEY2 = "/k/hub-spoke2.key"
+
+
+def test_all_keys_of_a_gateway_in_one_call(capsys):
+    """One round trip per gateway: each key is decided on its own, the public keys come back by name."""
+    host = KeyHost({KEY: OLD + "\n"})
+    keys = [{"name": "hub-spoke1", "path": KEY}, {"name": "hub-spoke2", "path": KEY2},
+            {"name": "hub-spoke1", "path": PSK, "kind": "preshared"}]
+    result = run_module(wg_key, {"keys": keys}, host, capsys=capsys)
+    assert not result.get("failed"), result
+    assert result["changed"] and not result["rotated"]
+    assert result["changed_keys"] == ["hub-spoke2", "hub-spoke1"]
+    assert result["public_keys"] == {"hub-spoke1": OLD_PUB, "hub-spoke2": NEW_PUB}
+    assert result["preshared_keys"] == {"hub-spoke1": PSK_NEW}
+    assert (host.files[KEY].strip(), host.files[KEY2].strip(), host.files[PSK].strip()) == (OLD, NEW, PSK_NEW)
+    assert OLD not in str(result) and NEW not in str(result)
+
+
+def test_one_call_with_every_key_present_changes_nothing(capsys):
+    host = KeyHost({KEY: OLD + "\n", KEY2: NEW + "\n"})
+    keys = [{"name": "hub-spoke1", "path": KEY}, {"name": "hub-spoke2", "path": KEY2, "rotate": False}]
+    result = run_module(wg_key, {"keys": keys}, host, capsys=capsys)
+    assert (result["changed"], result["changed_keys"]) == (False, [])
+    assert [call for call in host.calls if call[:2] != ("wg", "pubkey")] == []
+
+
+def test_a_bad_key_in_the_list_is_named(capsys):
+    host = KeyHost({KEY: OLD + "\n", KEY2: "garbage\n"})
+    keys = [{"name": "hub-spoke1", "path": KEY}, {"name": "hub-spoke2", "path": KEY2}]
+    result = run_module(wg_key, {"keys": keys}, host, capsys=capsys)
+    assert result["failed"] and result["msg"].startswith("hub-spoke2: ") and "does not hold" in result["msg"]
+    keys = [{"name": "hub-spoke1", "path": KEY, "content": PSK_OLD}]
+    result = run_module(wg_key, {"keys": keys}, host, capsys=capsys)
+    assert result["failed"] and result["msg"].startswith("hub-spoke1: content:")
+
+
+def test_path_and_keys_exclude_each_other(capsys):
+    result = run_module(wg_key, {"path": KEY, "keys": [{"name": "a", "path": KEY2}]}, KeyHost({}), capsys=capsys)
+    assert result["failed"] and "mutually exclusive" in result["msg"]

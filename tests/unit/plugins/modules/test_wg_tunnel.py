@@ -161,3 +161,93 @@ def test_the_state_of_the_tunnels_unit_lets_a_run_leave_a_running_one_alone(bina
     gateway = FakeHost(commands=dict((("systemctl", verb, "wg-quick@wg-spoke1"), answer) for verb, answer in answers.items()))
     gateway.binaries = binaries
     assert unit_state(gateway, "wg-spoke1") == state
+
+
+# All tunnels of a gateway in one call (tunnels=...): one round trip per gateway on a no-op run.
+
+def run_tunnels(capsys, gateway, tunnels, check_mode=False, binaries=("systemctl",)):
+    from ansible_collections.sitelink.wgspread.plugins.modules import wg_tunnel
+    from fakehost import run_module
+    gateway.binaries = binaries
+    return run_module(wg_tunnel, {"tunnels": tunnels}, gateway, check_mode=check_mode, capsys=capsys)
+
+
+def unit_answers(gateway, enabled="enabled", active="active"):
+    gateway.commands[("systemctl", "is-enabled", "wg-quick@wg-spoke1")] = (0 if enabled == "enabled" else 1, enabled + "\n", "")
+    gateway.commands[("systemctl", "is-active", "wg-quick@wg-spoke1")] = (0 if active == "active" else 3, active + "\n", "")
+    return gateway
+
+
+DROPIN = "/etc/systemd/system/wg-quick@wg-spoke1.service.d/wgspread-supervise.conf"
+
+
+def test_one_call_in_sync_changes_nothing_and_starts_nothing(capsys):
+    from ansible_collections.sitelink.wgspread.plugins.module_utils.wireguard import supervise_dropin
+    gateway = unit_answers(host(conf=in_sync_conf()))
+    gateway.files[DROPIN] = supervise_dropin("wg-spoke1")
+    result = run_tunnels(capsys, gateway, [dict(params(), supervise=True)])
+    assert not result.get("failed"), result
+    assert (result["changed"], result["units_to_start"], result["interfaces_down"]) == (False, [], [])
+    assert [call for call in gateway.calls if call[0] in ("write", "install", "remove")] == []
+    assert ("systemctl", "daemon-reload") not in gateway.calls
+
+
+def test_one_call_adds_the_restart_dropin_reloads_systemd_once_and_names_what_to_restart(capsys):
+    from ansible_collections.sitelink.wgspread.plugins.module_utils.wireguard import supervise_dropin
+    gateway = unit_answers(host(conf=in_sync_conf()), enabled="disabled", active="inactive")
+    gateway.commands[("systemctl", "daemon-reload")] = ""
+    result = run_tunnels(capsys, gateway, [dict(params(), supervise=True)])
+    (tunnel,) = result["tunnels"]
+    assert result["changed"] and tunnel["supervision_added"] and tunnel["interface_present"]
+    assert gateway.files[DROPIN] == supervise_dropin("wg-spoke1") and "Restart=always" in gateway.files[DROPIN]
+    assert gateway.calls.count(("systemctl", "daemon-reload")) == 1
+    assert result["units_to_start"] == ["wg-spoke1"]
+
+
+def test_the_dropin_goes_where_the_kernel_module_carries_the_tunnel(capsys):
+    gateway = unit_answers(host(conf=in_sync_conf()))
+    gateway.files[DROPIN] = "old\n"
+    gateway.commands[("systemctl", "daemon-reload")] = ""
+    result = run_tunnels(capsys, gateway, [dict(params(), supervise=False)])
+    (tunnel,) = result["tunnels"]
+    assert tunnel["supervision_changed"] and not tunnel["supervision_added"] and DROPIN not in gateway.files
+    assert tunnel["changes"] == ["restart drop-in %s" % DROPIN]
+
+
+def test_a_failing_tunnel_is_named_and_the_others_still_converge(capsys):
+    gateway = unit_answers(host(live=False))
+    bad = params(interface="wg-this-name-is-too-long")
+    result = run_tunnels(capsys, gateway, [params(), bad])
+    assert result["failed"] and result["msg"] == "interface: 'wg-this-name-is-too-long' is longer than 15 characters"
+    assert CONF in gateway.files  # the good tunnel was written
+    assert result["interfaces_down"] == ["wg-spoke1"]
+
+
+def test_check_mode_does_not_start_units_of_interfaces_that_do_not_exist_yet(capsys):
+    gateway = unit_answers(host(live=False), enabled="disabled", active="inactive")
+    result = run_tunnels(capsys, gateway, [params()], check_mode=True)
+    assert result["changed"] and result["units_to_start"] == [] and result["interfaces_down"] == ["wg-spoke1"]
+    assert CONF not in gateway.files
+    result = run_tunnels(capsys, gateway, [params()], check_mode=True, binaries=())
+    assert result["units_to_start"] == []
+
+
+def test_the_role_asks_for_every_tunnel_and_key_in_one_call():
+    from ansible_collections.sitelink.wgspread.plugins.module_utils.wireguard import key_specs, tunnel_specs
+    tunnels = [{"link": "hub-spoke1", "peer": "spoke1", "interface": "wg-spoke1", "address": "198.18.0.0/31",
+                "listen_port": 51820, "mtu": 1420, "preshared_key": True, "peer_endpoint_uri": "198.51.100.12:51820",
+                "peer_allowed_ips": ["198.18.0.1/32"], "persistent_keepalive": 25},
+               {"link": "hub-spoke2", "peer": "spoke2", "interface": "wg-spoke2", "address": "198.18.0.2/31",
+                "listen_port": 51920, "mtu": 1420, "preshared_key": False, "peer_endpoint_uri": "198.51.100.13:51920",
+                "peer_allowed_ips": ["198.18.0.3/32"], "persistent_keepalive": 0}]
+    hostvars = {"spoke1": {"wireguard_public_keys": {"hub-spoke1": PEER}, "__wireguard_psks": {"hub-spoke1": PSK}},
+                "spoke2": {}}
+    specs = tunnel_specs(tunnels, "/k/", "/etc/wireguard", hostvars, supervise=True)
+    assert specs[0] == dict(params(), supervise=True)
+    assert specs[1]["peers"][0]["public_key"] == "" and specs[1]["peers"][0]["preshared_key_path"] is None
+    assert key_specs(tunnels, "/k", "private", ["hub-spoke2"]) == [
+        {"name": "hub-spoke1", "path": "/k/hub-spoke1.key", "kind": "private", "rotate": False},
+        {"name": "hub-spoke2", "path": "/k/hub-spoke2.key", "kind": "private", "rotate": True}]
+    received = key_specs(tunnels, "/k", "preshared", ["hub-spoke1"], received_from=hostvars)
+    assert [(s["path"], s["rotate"], s["content"]) for s in received] == [
+        ("/k/hub-spoke1.psk", False, PSK), ("/k/hub-spoke2.psk", False, None)]
