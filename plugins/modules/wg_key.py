@@ -250,7 +250,7 @@ def main():
     if p["keys"] is None:
         value_name = "public_key" if p["kind"] == "private" else "preshared_key"
         module.exit_json(changed=changed, created=changed, rotated=rotated, **{value_name: made[0]["value"]})
-    pairs = list(zip(specs, made))
+    pairs = [(spec, made[index]) for index, spec in enumerate(specs)]
     module.exit_json(
         changed=changed, created=changed, rotated=rotated,
         changed_keys=[spec["name"] for spec, key in pairs if key["changed"]],
