@@ -92,6 +92,17 @@ class Host(object):
         """Write atomically with mode 0600 from the first byte: secrets never sit world-readable."""
         _replace_file(path, content, 0o600, fsync=True)
 
+    def validate(self, content, argv):
+        """Run ``argv`` with its ``%s`` replaced by a temporary file holding ``content`` (say
+        ``nft -c -f %s``): (rc, stdout, stderr). The file is gone afterwards."""
+        fd, tmp = tempfile.mkstemp(prefix=".wgspread-validate-")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(content)
+            return self.run([tmp if word == "%s" else word for word in argv], check=False)
+        finally:
+            os.unlink(tmp)
+
     def remove(self, path):
         if os.path.exists(path):
             os.unlink(path)
