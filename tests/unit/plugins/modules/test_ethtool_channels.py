@@ -3,7 +3,7 @@
 import pytest
 
 from ansible_collections.sitelink.wgspread.plugins.modules import ethtool_channels
-from ansible_collections.sitelink.wgspread.plugins.modules.ethtool_channels import Channels
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_channels import Channels
 from fakehost import FakeHost, run_module
 from ethtool_fixtures import fixture
 

@@ -3,7 +3,7 @@
 import pytest
 
 from ansible_collections.sitelink.wgspread.plugins.modules import ethtool_flow_hash
-from ansible_collections.sitelink.wgspread.plugins.modules.ethtool_flow_hash import FlowHash
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_flow_hash import FlowHash
 from fakehost import FakeHost, run_module
 from ethtool_fixtures import fixture
 

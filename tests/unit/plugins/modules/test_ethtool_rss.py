@@ -3,7 +3,7 @@
 import pytest
 
 from ansible_collections.sitelink.wgspread.plugins.modules import ethtool_rss
-from ansible_collections.sitelink.wgspread.plugins.modules.ethtool_rss import Rss
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_rss import Rss
 from fakehost import FakeHost, run_module
 from ethtool_fixtures import DEFAULT_KEY, fixture
 

@@ -7,7 +7,7 @@ import pytest
 from ansible_collections.sitelink.wgspread.plugins.module_utils.cpus import IRQBALANCE_DROPIN
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import Host
 from ansible_collections.sitelink.wgspread.plugins.modules import irq_affinity
-from ansible_collections.sitelink.wgspread.plugins.modules.irq_affinity import Affinity
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_irq import Affinity
 from ethtool_fixtures import text
 from fakehost import ReplayModule, run_module
 from sysroot import put

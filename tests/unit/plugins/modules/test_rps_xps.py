@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import Host
 from ansible_collections.sitelink.wgspread.plugins.modules import rps_xps
-from ansible_collections.sitelink.wgspread.plugins.modules.rps_xps import Steering
+from ansible_collections.sitelink.wgspread.plugins.module_utils.nic_rps_xps import Steering
 from fakehost import ReplayModule, run_module
 from sysroot import put, read
 
