@@ -98,3 +98,62 @@ def all_or_nothing(module, worker, pending, left_as_is):
     except (ValueError, CommandError) as exc:
         module.fail_json(msg="%s: %s" % (device, exc))
     return plan
+
+
+class StepEnd(Exception):
+    """How a step run by StepModule ends: its result, as exit_json or fail_json would return it."""
+
+    def __init__(self, result):
+        super(StepEnd, self).__init__(result.get("msg", ""))
+        self.result = result
+
+
+class StepModule(object):
+    """Enough of an AnsibleModule for a NIC step's run(module, host_class), inside another module
+    (nic_tune: every step of a gateway in one call).
+
+    Its params are ``params`` checked against the step's ARGUMENT_SPEC (plus on_unsupported) the
+    way AnsibleModule checks them, defaults filled in; a bad one raises ValueError naming it.
+    Commands go through ``outer``; warnings are handed to ``outer.warn``; exit_json and
+    fail_json raise StepEnd with the step's result (``failed`` set by fail_json).
+    """
+
+    def __init__(self, outer, argument_spec, params, options=None):
+        from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+        spec = dict(argument_spec, on_unsupported=dict(ON_UNSUPPORTED))
+        from ansible.module_utils.errors import UnsupportedError
+        validated = ArgumentSpecValidator(spec, **(options or {})).validate(params)
+        if validated.error_messages:
+            # AnsibleModule's words: it names an unknown option only after "Unsupported parameters".
+            raise ValueError("; ".join(("Unsupported parameters: " if isinstance(error, UnsupportedError) else "")
+                                       + error.msg for error in validated.errors.errors))
+        self.outer, self.params = outer, validated.validated_parameters
+        self.check_mode, self._diff = outer.check_mode, outer._diff
+
+    def run_command(self, *args, **kwargs):
+        return self.outer.run_command(*args, **kwargs)
+
+    def get_bin_path(self, *args, **kwargs):
+        return self.outer.get_bin_path(*args, **kwargs)
+
+    def warn(self, message):
+        self.outer.warn(message)
+
+    def exit_json(self, **result):
+        raise StepEnd(result)
+
+    def fail_json(self, **result):
+        raise StepEnd(dict(result, failed=True))
+
+
+def run_step(outer, host_class, run, argument_spec, options, params):
+    """One NIC step's result for ``params``, as the step's own module would return it."""
+    try:
+        step = StepModule(outer, argument_spec, params, options)
+    except ValueError as exc:
+        return dict(failed=True, changed=False, msg="%s: %s" % (params.get("device"), exc))
+    try:
+        run(step, host_class)
+    except StepEnd as end:
+        return end.result
+    raise AssertionError("a NIC step ended without exit_json or fail_json")
