@@ -111,6 +111,17 @@ class Host(object):
         st = os.stat(path)
         return st.st_mode & 0o7777, st.st_uid
 
+    def is_directory(self, path):
+        return os.path.isdir(path)
+
+    def make_directory(self, path, mode):
+        """Create ``path`` and its missing parents; ``path`` itself gets ``mode`` whatever the umask."""
+        os.makedirs(path, mode)
+        os.chmod(path, mode)
+
+    def set_mode(self, path, mode):
+        os.chmod(path, mode)
+
     # Kernel trees (/proc, /sys) and plain files, below ``root``.
 
     def at(self, path):

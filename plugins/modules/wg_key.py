@@ -56,6 +56,13 @@ options:
         description: As O(rotate).
         type: bool
         default: false
+  directory_mode:
+    description:
+      - With O(keys), create the directory of each key file where it is missing, with this mode (an octal string,
+        for example V("0700")), and give an existing one this mode; owned by the user running the module.
+      - Default is to require the directories to exist.
+    type: str
+    version_added: 0.3.0
   kind:
     description: Which key.
     type: str
@@ -153,6 +160,8 @@ changed_keys:
   elements: str
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
 from ansible_collections.sitelink.wgspread.plugins.module_utils.wireguard import is_wireguard_key
@@ -196,6 +205,21 @@ def ensure_key(host, path, kind, content, check_mode, rotate=False):
     return True, psk
 
 
+def ensure_directories(host, directories, mode, check_mode):
+    """Create the missing ``directories`` with ``mode`` and set it on the others: whether any changed."""
+    changed = False
+    for directory in directories:
+        if not host.is_directory(directory):
+            if not check_mode:
+                host.make_directory(directory, mode)
+            changed = True
+        elif host.mode(directory)[0] != mode:
+            if not check_mode:
+                host.set_mode(directory, mode)
+            changed = True
+    return changed
+
+
 def key_spec_errors(spec):
     if spec["kind"] == "private" and spec.get("content") is not None:
         return "content: only a preshared key can be given; private keys are made on the host"
@@ -220,6 +244,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type="path"),
+            directory_mode=dict(type="str"),
             keys=dict(type="list", elements="dict", no_log=False, options=dict(
                 name=dict(type="str", required=True),
                 path=dict(type="path", required=True),
@@ -227,6 +252,7 @@ def main():
             **key_options
         ),
         mutually_exclusive=[("path", "keys")],
+        required_by={"directory_mode": "keys"},
         required_one_of=[("path", "keys")],
         supports_check_mode=True,
     )
@@ -238,6 +264,15 @@ def main():
         if error:
             module.fail_json(msg=("%s: %s" % (spec["name"], error)) if spec["name"] else error)
     host = Host(module)
+    if p["directory_mode"] is not None:
+        try:
+            mode = int(p["directory_mode"], 8)
+        except ValueError:
+            module.fail_json(msg="directory_mode: %r is not an octal number" % p["directory_mode"])
+        directories_changed = ensure_directories(host, sorted(set(os.path.dirname(s["path"]) for s in specs)),
+                                                 mode, module.check_mode)
+    else:
+        directories_changed = False
     made = []
     for spec in specs:
         try:
@@ -245,7 +280,7 @@ def main():
         except (ValueError, CommandError) as exc:
             module.fail_json(msg=("%s: %s" % (spec["name"], exc)) if spec["name"] else str(exc),
                              changed=any(key["changed"] for key in made))
-    changed = any(key["changed"] for key in made)
+    changed = directories_changed or any(key["changed"] for key in made)
     rotated = any(key["rotated"] for key in made)
     if p["keys"] is None:
         value_name = "public_key" if p["kind"] == "private" else "preshared_key"

@@ -34,6 +34,22 @@ class FakeHost(object):
         self.calls.append(("remove", path))
         self.files.pop(path, None)
 
+    directories = None  # {path: mode}; None: no directory tracking
+
+    def is_directory(self, path):
+        return path in (self.directories or {})
+
+    def make_directory(self, path, mode):
+        self.calls.append(("mkdir", path, mode))
+        self.directories = dict(self.directories or {}, **{path: mode})
+
+    def set_mode(self, path, mode):
+        self.calls.append(("chmod", path, mode))
+        self.directories[path] = mode
+
+    def mode(self, path):
+        return self.directories[path], 0
+
     def install_file(self, path, content, mode=0o644):
         self.calls.append(("install", path))
         self.files[path] = content

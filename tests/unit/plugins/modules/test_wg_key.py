@@ -120,3 +120,27 @@ def test_a_bad_key_in_the_list_is_named(capsys):
 def test_path_and_keys_exclude_each_other(capsys):
     result = run_module(wg_key, {"path": KEY, "keys": [{"name": "a", "path": KEY2}]}, KeyHost({}), capsys=capsys)
     assert result["failed"] and "mutually exclusive" in result["msg"]
+
+
+@pytest.mark.parametrize("directories, check_mode, changed, calls, after", [
+    ({}, False, True, [("mkdir", "/k", 0o700)], {"/k": 0o700}),            # made
+    ({"/k": 0o755}, False, True, [("chmod", "/k", 0o700)], {"/k": 0o700}),  # mode put back
+    ({"/k": 0o700}, False, False, [], {"/k": 0o700}),                       # left alone
+    ({}, True, True, [], {}),                                               # check mode: reported only
+])
+def test_the_key_directory_is_made_in_the_same_call(capsys, directories, check_mode, changed, calls, after):
+    host = KeyHost({KEY: OLD + "\n"})
+    host.directories = dict(directories)
+    result = run_module(wg_key, {"keys": [{"name": "hub-spoke1", "path": KEY}], "directory_mode": "0700"}, host,
+                        check_mode=check_mode, capsys=capsys)
+    assert not result.get("failed"), result
+    assert result["changed"] == changed
+    assert [call for call in host.calls if call[0] in ("mkdir", "chmod")] == calls
+    assert (host.directories or {}) == after
+
+
+def test_directory_mode_must_be_octal_and_needs_keys(capsys):
+    result = run_module(wg_key, {"keys": [{"name": "a", "path": KEY}], "directory_mode": "rwx"}, KeyHost({}), capsys=capsys)
+    assert result["failed"] and result["msg"] == "directory_mode: 'rwx' is not an octal number"
+    result = run_module(wg_key, {"path": KEY, "directory_mode": "0700"}, KeyHost({}), capsys=capsys)
+    assert result["failed"] and "directory_mode" in result["msg"]
