@@ -13,8 +13,9 @@ module infers from them:
   6.12.34-6.12.73 turn threaded NAPI on by themselves for every WireGuard interface (the
   backport of mainline db9ae3b6b43c); the revert is in 5.15.201, 6.1.164, 6.6.127, 6.12.74
   (the CVE record's ranges).
-- stated: mainline 6.16 and later turn it on by themselves too, and the CVE record lists no
-  mainline release as affected.
+- stated: mainline keeps turning it on by itself (the revert went to stable only), and the
+  CVE record lists no mainline release as affected. That 6.16 is the first such release comes
+  from issue 14 and fits the commit's date (5 June 2025); it was not checked against a tag.
 - inferred: the revert only stopped those stable kernels from turning it on; the receive
   path it runs is unchanged. So any kernel before 6.16 with threaded=1 set by hand runs the
   path that stalled - the Cilium report (Ubuntu 6.8.0-117, threaded=1) is such a case.
