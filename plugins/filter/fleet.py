@@ -4,7 +4,7 @@
 """Filters of the fleet validator (logic in module_utils.fleet; see docs/validate.md; docs beside, in NAME.yml).
 
 - ``results | fleet_report(wgspread_plan, run_hosts=ansible_play_hosts_all, require_complete=false,
-  query=none)``: every gateway's nft_ruleset_check result -> the report (``passed``, ``complete``,
+  query=none, kernels=none, napi_risk_accepted=none)``: every gateway's nft_ruleset_check result -> the report (``passed``, ``complete``,
   ``summary``, ``gateways``, ``links``, ``unchecked_links``, ``problems``), or what the JMESPath
   ``query`` selects from it.
 - ``report | fleet_query(QUERY)``: a JMESPath query over a report already built.
@@ -18,8 +18,10 @@ from ansible_collections.sitelink.wgspread.plugins.module_utils import fleet
 from ansible_collections.sitelink.wgspread.plugins.plugin_utils.filtering import as_filter
 
 
-def _fleet_report(results_by_host, plan, run_hosts=None, require_complete=False, query=None):
-    report = fleet.fleet_report(results_by_host, plan, run_hosts=run_hosts, require_complete=require_complete)
+def _fleet_report(results_by_host, plan, run_hosts=None, require_complete=False, query=None, kernels=None,
+                  napi_risk_accepted=None):
+    report = fleet.fleet_report(results_by_host, plan, run_hosts=run_hosts, require_complete=require_complete,
+                                kernels=kernels, napi_risk_accepted=napi_risk_accepted)
     return fleet.select(report, query)
 
 

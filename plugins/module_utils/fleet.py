@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import ipaddress
 
+from ansible_collections.sitelink.wgspread.plugins.module_utils.napi import finding as threaded_napi_finding
 from ansible_collections.sitelink.wgspread.plugins.module_utils.plan import check_plan
 
 try:
@@ -70,9 +71,24 @@ def _ports(ports):
     return ", ".join(str(p) for p in ports) or "none"
 
 
-def _gateway(host, result, in_run, link_names):
-    """One gateway's own state: did the check run, is its table in sync, idempotent."""
-    entry = {"gateway": host, "links": link_names, "status": "ok", "problems": [], "in_sync": None,
+def _threaded_napi(result, kernel):
+    """Lines for the WireGuard interfaces with threaded NAPI on while the gateway's kernel is
+    not known safe (CVE-2026-52945, module_utils.napi); none when the kernel is not known."""
+    if kernel is None:
+        return []
+    lines = []
+    for tunnel in result.get("tunnels") or []:
+        line = threaded_napi_finding(tunnel.get("interface"), tunnel.get("threaded"), kernel)
+        if line:
+            lines.append("%s; turn it off (nic_tuning_threaded_napi: false, the default) or accept the risk "
+                         "(nic_tuning_threaded_napi_accept_risk: true)" % line)
+    return lines
+
+
+def _gateway(host, result, in_run, link_names, kernel=None, risk_accepted=False):
+    """One gateway's own state: did the check run, is its table in sync, idempotent, and is
+    threaded NAPI on where its kernel (``uname -r``) can stall a peer."""
+    entry = {"gateway": host, "links": link_names, "status": "ok", "problems": [], "warnings": [], "in_sync": None,
              "drift_count": None, "drift": [], "drift_diff": "", "idempotent": None, "foreign_tables": [],
              "busiest_core_share": None, "meter": {}}
     if result is None:
@@ -105,6 +121,9 @@ def _gateway(host, result, in_run, link_names):
         if detail.get("equals_live") is False:
             why.append("the loaded table differs from the live one")
         entry["problems"].append("not idempotent%s" % (": " + ", ".join(why) if why else ""))
+    for line in _threaded_napi(result, kernel):
+        # A risk the operator accepted (nic_tuning_threaded_napi_accept_risk) is said, not failed.
+        (entry["warnings"] if risk_accepted else entry["problems"]).append(line)
     if entry["problems"]:
         entry["status"] = "fail"
     return entry
@@ -243,7 +262,7 @@ def _link(link, gateways, tunnels):
     return entry
 
 
-def fleet_report(results_by_host, plan, run_hosts=None, require_complete=False):
+def fleet_report(results_by_host, plan, run_hosts=None, require_complete=False, kernels=None, napi_risk_accepted=None):
     """Every gateway's nft_ruleset_check result -> per gateway and per link results and a verdict.
 
     ``results_by_host``: {inventory hostname: registered module result}. ``plan``: the
@@ -251,7 +270,11 @@ def fleet_report(results_by_host, plan, run_hosts=None, require_complete=False):
     ``run_hosts``: the hosts of this run (``ansible_play_hosts_all``); a gateway outside
     it is "not in the run" (--limit) and its links are listed as unchecked, not failed,
     unless ``require_complete``. Default: the hosts that have a result.
+    ``kernels``: {host: ``uname -r``} (ansible_facts['kernel']): WireGuard interfaces with
+    threaded NAPI on a kernel not known safe fail the gateway (CVE-2026-52945), or only warn
+    for the hosts in ``napi_risk_accepted`` ({host: nic_tuning_threaded_napi_accept_risk}).
     """
+    kernels, accepted = dict(kernels or {}), dict(napi_risk_accepted or {})
     results = dict(results_by_host or {})
     parsed = check_plan(plan)["links"]
     run = set(run_hosts) if run_hosts is not None else set(results)
@@ -260,7 +283,8 @@ def fleet_report(results_by_host, plan, run_hosts=None, require_complete=False):
         for g in link["gateways"]:
             names_by_gateway.setdefault(g, []).append(link["name"])
     hosts = sorted(set(names_by_gateway) | set(results))
-    gateways = dict((h, _gateway(h, results.get(h), h in run, names_by_gateway.get(h, []))) for h in hosts)
+    gateways = dict((h, _gateway(h, results.get(h), h in run, names_by_gateway.get(h, []), kernels.get(h),
+                                 bool(accepted.get(h)))) for h in hosts)
     tunnels = {}
     for h in hosts:
         if gateways[h]["status"] in ("ok", "fail"):
@@ -282,7 +306,8 @@ def fleet_report(results_by_host, plan, run_hosts=None, require_complete=False):
                  for e in link_entries if e["status"] == "unchecked"]
     problems = ["gateway %s: %s" % (h, p) for h in hosts for p in gateways[h]["problems"]]
     problems += ["link %s: %s" % (e["link"], p) for e in link_entries for p in e["problems"]]
-    warnings = ["link %s: %s" % (e["link"], w) for e in link_entries for w in e["warnings"]]
+    warnings = ["gateway %s: %s" % (h, w) for h in hosts for w in gateways[h]["warnings"]]
+    warnings += ["link %s: %s" % (e["link"], w) for e in link_entries for w in e["warnings"]]
     complete = not unchecked
     if require_complete:
         problems += ["link %s: not checked: %s" % (u["link"], u["reason"]) for u in unchecked]
@@ -374,6 +399,8 @@ def fleet_markdown(report):
         out.append("| %s | %s | %s | %s |" % (_md(e["link"]), _md(" - ".join(e["gateways"])), e["status"], _md("; ".join(notes))))
     if report["problems"]:
         out += ["", "## Problems", ""] + ["- %s" % _md(p) for p in report["problems"]]
+    if report.get("warnings"):
+        out += ["", "## Warnings", ""] + ["- %s" % _md(w) for w in report["warnings"]]
     if report["unchecked_links"]:
         out += ["", "## Not checked", "", "Pairs with an end outside this run (--limit) or without a result:", ""]
         out += ["- %s (%s): %s" % (u["link"], " - ".join(u["gateways"]), u["reason"]) for u in report["unchecked_links"]]

@@ -156,7 +156,7 @@ def boot_script(devices, step_results, napi_result=None, rps_sock_flow_entries=N
     threaded = (napi_result or {}).get("replay") or {}
     for index, device in enumerate(sorted(threaded)):
         if index == 0:
-            lines += ["", "# Threaded NAPI on kernel WireGuard interfaces"]
+            lines += ["", "# Threaded NAPI of kernel WireGuard interfaces as decided for this kernel (0: off, CVE-2026-52945)"]
         lines.append("if present %s; then" % shlex.quote(device))
         lines += ["    " + _line(command) for command in threaded[device]]
         lines.append("fi")

@@ -10,7 +10,8 @@ per link (ports it sends to and folds back, listen port, peer endpoint, public k
 controller (module_utils.fleet) then compares the two ends of every link.
 
 Nothing here changes the host: the only commands are ``nft -j list ...``, ``wg show IFACE
-dump`` and ``nft -f`` inside ``unshare --net``.
+dump`` and ``nft -f`` inside ``unshare --net``; the only file read is each tunnel's
+``/sys/class/net/IFACE/threaded`` (threaded NAPI, CVE-2026-52945: module_utils.napi).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -51,6 +52,13 @@ def read_desired(host, path, family, name, twice):
     steps = (LOAD, JSON, LOAD, JSON) if twice else (LOAD, JSON)
     listings = load_in_scratch(host, family, name, steps, path=path)
     return listings[0], (listings[1] if twice else None)
+
+
+def read_threaded(host, interface):
+    """The interface's /sys/class/net/IFACE/threaded as a number (0 off, 1 on, 2 busy polling);
+    None when the file is missing (no interface, or a kernel before 5.12) or unreadable."""
+    text = (host.sysread("/sys/class/net/%s/threaded" % interface) or "").strip()
+    return int(text) if text.isdigit() else None
 
 
 def read_wireguard(host, interface):
@@ -387,6 +395,7 @@ def check(host, path, family="inet", name="wgspread", tunnels=(), idempotent=Fal
     for tunnel in tunnels:
         entry = {"link": tunnel["link"], "interface": tunnel["interface"],
                  "wireguard": read_wireguard(host, tunnel["interface"]),
+                 "threaded": read_threaded(host, tunnel["interface"]),
                  "spread": link_rules(live_json, tunnel["link"])}
         result["tunnels"].append(entry)
     return result

@@ -17,6 +17,10 @@ description:
     (C(napi/DEVICE-N)) that the scheduler can move between CPUs, instead of in the softirq of the
     CPU that raised it. For kernel WireGuard, whose receive path is one NAPI instance per peer,
     this spreads the tunnel's receive work over more CPUs.
+  - On kernels before 6.16 threaded NAPI on a WireGuard interface can stop a peer's receive side for good
+    under load (CVE-2026-52945). This module writes what it is told; the nic_tuning role decides per kernel
+    (filter C(sitelink.wgspread.threaded_napi_decision), docs/nic_tuning.md) and, by default, writes C(0)
+    on every kernel not known safe.
   - Any non-zero value counts as on (newer kernels also know C(2), threaded busy polling), so a
     device already threaded is left alone.
   - When the kernel cannot take the setting for a device, that is it has no threaded NAPI (the file

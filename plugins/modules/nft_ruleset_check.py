@@ -25,7 +25,8 @@ description:
     comparison of both ends of each link (filter C(sitelink.wgspread.fleet_report), playbook
     C(playbooks/validate.yml)) - the ports it sends to and folds back, its listen port, the peer
     endpoint, and its own and its peer's public key (from C(wg show IFACE dump); private and
-    preshared keys are never returned).
+    preshared keys are never returned), and whether the interface has threaded NAPI on
+    (C(/sys/class/net/IFACE/threaded)).
   - Never changes the host. Drift, a missing table or a missing interface are results, not failures;
     the task fails only when the live ruleset cannot be listed at all.
 options:
@@ -183,6 +184,12 @@ tunnels:
         - From C(wg show IFACE dump) - C(present), C(public_key), C(listen_port) and C(peers) (each with
           C(public_key), C(endpoint), C(allowed_ips), C(latest_handshake)); C(error) when the interface is missing.
       type: dict
+    threaded:
+      description:
+        - The interface's C(/sys/class/net/IFACE/threaded) - C(0) softirq NAPI, C(1) threaded NAPI, C(2) threaded
+          busy polling; null when the file is missing (no interface, kernel before 5.12). The fleet report flags
+          threaded NAPI on kernels before 6.16 (CVE-2026-52945).
+      type: int
     spread:
       description:
         - From the live table's rules of this link - C(send_rule), C(peer_endpoint), C(listen_port),

@@ -184,6 +184,55 @@ def test_spreading_off_and_no_rules_passes():
     assert link(report(results, links=links), "hub-spoke1")["status"] == "pass"
 
 
+def threaded(host, interface, value):
+    results = copy.deepcopy(HEALTHY)
+    for tunnel in results[host]["tunnels"]:
+        if tunnel["interface"] == interface:
+            tunnel["threaded"] = value
+    return results
+
+
+KERNELS = {"hub": "6.1.0-27-amd64", "spoke1": "6.16.0", "spoke2": "6.8.0-51-generic"}
+
+
+def test_threaded_napi_on_a_kernel_before_6_16_fails_the_gateway():
+    rep = report(threaded("hub", "wg-spoke1", 1), kernels=KERNELS)
+    assert not rep["passed"] and gateway(rep, "hub")["status"] == "fail"
+    assert rep["problems"] == [
+        "gateway hub: wg-spoke1 has threaded NAPI on (threaded=1): 6.1.0-27-amd64 is before 6.16: threaded NAPI on a "
+        "WireGuard interface runs the receive path that can stall a peer for good (CVE-2026-52945); the stable revert "
+        "only stopped kernels from turning it on by themselves; turn it off (nic_tuning_threaded_napi: false, the "
+        "default) or accept the risk (nic_tuning_threaded_napi_accept_risk: true)"]
+    assert "## Problems" in fleet_markdown(rep)
+
+
+@pytest.mark.parametrize("host, interface, value, kernels", [
+    ("spoke1", "wg-hub", 1, KERNELS),   # 6.16: safe, mainline turns it on itself
+    ("spoke2", "wg-hub", 0, KERNELS),   # off on an affected kernel
+    ("hub", "wg-spoke1", None, KERNELS),  # no threaded file (kernel before 5.12, or no interface)
+    ("hub", "wg-spoke1", 1, None),      # kernels not given: not checked
+    ("hub", "wg-spoke1", 1, {"spoke1": "6.1.0-27-amd64"}),  # this gateway's kernel unknown: not checked
+])
+def test_threaded_napi_that_is_not_a_finding(host, interface, value, kernels):
+    rep = report(threaded(host, interface, value), kernels=kernels)
+    assert rep["passed"] and rep["warnings"] == report()["warnings"]  # the healthy fleet's meter warning only
+
+
+def test_threaded_napi_with_the_risk_accepted_only_warns():
+    rep = report(threaded("spoke2", "wg-hub", 1), kernels=KERNELS, napi_risk_accepted={"spoke2": True})
+    assert rep["passed"] and gateway(rep, "spoke2")["status"] == "ok"
+    ours = [w for w in rep["warnings"] if w not in report()["warnings"]]
+    assert len(ours) == 1 and ours[0].startswith(
+        "gateway spoke2: wg-hub has threaded NAPI on (threaded=1): 6.8.0-51-generic is before 6.16")
+    assert "  warning: gateway spoke2: wg-hub has threaded NAPI on" in "\n".join(fleet_table(rep))
+    assert "## Warnings" in fleet_markdown(rep)
+
+
+def test_the_filter_passes_the_kernels_on():
+    rep = FilterModule().filters()["fleet_report"](threaded("hub", "wg-spoke1", 1), plan(), kernels=KERNELS)
+    assert gateway(rep, "hub")["status"] == "fail"
+
+
 def test_what_is_not_a_plan_is_refused_before_comparing():
     with pytest.raises(ValueError, match="^wgspread_plan: not a fleet plan of version 1"):
         fleet_report(HEALTHY, {"links": LINKS})

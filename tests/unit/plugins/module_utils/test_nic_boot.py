@@ -54,7 +54,17 @@ def test_the_boot_script_keeps_the_step_order_quotes_and_skips_what_did_not_run(
                     "    put 3 /sys/class/net/eth0/queues/rx-0/rps_cpus\nfi\n\n"
                     "# eth 1\nif present 'eth 1'; then\n    :  # nothing that the driver took\nfi\n\n"
                     "put 32768 /proc/sys/net/core/rps_sock_flow_entries\n\n"
-                    "# Threaded NAPI on kernel WireGuard interfaces\nif present wg-a; then\n"
+                    "# Threaded NAPI of kernel WireGuard interfaces as decided for this kernel (0: off, CVE-2026-52945)\n"
+                    "if present wg-a; then\n"
                     "    put 1 /sys/class/net/wg-a/threaded\nfi\n\nexit \"$failed\"\n")
     # the shell reads it (the role's template task checks the same with sh -n)
     subprocess.run(["sh", "-n", "/dev/stdin"], input="#!/bin/sh\n" + script, text=True, check=True)
+
+
+def test_threaded_napi_turned_off_is_replayed_as_0():
+    """The nic_tuning role writes 0 on kernels not known safe; the boot script keeps it off
+    (also where the kernel would turn it on by itself at each boot)."""
+    replay = nic_boot.napi({"threaded": {"wg-a": 0, "wg-b": None}})
+    assert replay == {"wg-a": [["put", "0", "/sys/class/net/wg-a/threaded"]]}
+    script = nic_boot.boot_script([], {}, {"replay": replay})
+    assert "if present wg-a; then\n    put 0 /sys/class/net/wg-a/threaded\nfi\n" in script

@@ -161,6 +161,14 @@ def test_a_missing_interface_is_reported():
     assert wg == {"present": False, "error": "Unable to access interface: No such device"}
 
 
+def test_threaded_napi_of_each_tunnel_is_read_from_sys():
+    """/sys/class/net/IFACE/threaded as a number; null where the kernel has no such file."""
+    host = gateway_host("hub", "check-hub-live-counted.json", desired="check-hub-desired.json")
+    host.files["/sys/class/net/wg-spoke1/threaded"] = "1\n"
+    result = check(host, PATH, "inet", "wgspread", tunnels_of("hub"), False)
+    assert [(t["interface"], t["threaded"]) for t in result["tunnels"]] == [("wg-spoke1", 1), ("wg-spoke2", None)]
+
+
 def test_link_rules_of_a_link_without_spreading():
     rules = link_rules(json.loads(fixture("check-spoke1.json")), "no-such-link")
     assert not rules["send_rule"] and not rules["fold_rule"] and rules["send_ports"] == []
