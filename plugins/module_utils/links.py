@@ -765,6 +765,9 @@ def _check_routes(parsed, hosts, errors):
             fleet.append((link["addresses"][a].network, ("transfer", link["label"])))
         for me, peer in ((a, b), (b, a)):
             entries = per_gateway.setdefault(me, [])
+            if len(link["addresses"]) == 2:
+                # The tunnel's own subnet is a connected route on its interface.
+                entries.append((link["addresses"][me].network, ("route", link["label"], "subnet/addresses", False)))
             for prefix, field in [(p, "allowed_ips.%s" % peer) for p in link["allowed_ips"][peer]] + \
                     [(p, "wgspread_site_networks of %s" % peer) for p in link["site_networks"][peer]]:
                 entries.append((ipaddress.ip_network(prefix), ("route", link["label"], field, link["allow_default_route"])))
@@ -789,15 +792,16 @@ def _check_routes(parsed, hosts, errors):
                               "own packets would be routed into the tunnel"
                               % (outer[1][1], outer[1][2], outer[0], gateway, inner[0].network_address,
                                  inner[1][2], inner[1][1]))
-            elif kinds == ("route", "route") and outer[0] == inner[0] and outer[1][1] != inner[1][1]:
+            elif kinds == ("route", "route") and outer[0] == inner[0] and outer[1][1] != inner[1][1] \
+                    and "subnet/addresses" not in (outer[1][2], inner[1][2]):
                 first, second = sorted((outer[1], inner[1]))
                 routed.setdefault((outer[0], second[1]), "%s: %s: %s is routed on gateway %s through two links (also %s %s)"
                                   % (second[1], second[2], outer[0], gateway, first[1], first[2]))
             elif "site" in kinds and "route" in kinds:
                 route = outer if outer[1][0] == "route" else inner
                 site = inner if route is outer else outer
-                if route[0].prefixlen == 0 and route[1][3]:
-                    continue
+                if (route[0].prefixlen == 0 and route[1][3]) or route[1][2] == "subnet/addresses":
+                    continue  # an opted-in default route; a transfer subnet: the fleet-wide check below
                 errors.append("%s: %s: %s would route gateway %s's own site network %s towards the peer"
                               % (route[1][1], route[1][2], route[0], gateway, site[0]))
         errors.extend(routed[key] for key in sorted(routed, key=str))

@@ -7,7 +7,8 @@ on the three gateways) read the table through table_rows() here.
 A row's change (docs/bad-input.md, "How to read"): ``LINK: {...}`` sets fields of a lab
 link (``~`` removes one), ``+ {...}`` adds a link, ``-e {...}`` passes extra variables,
 ``host HOST: {...}`` sets host variables, ``facts HOST: {...}`` changes the recorded facts
-of HOST; several changes are separated by `` ; ``.
+of HOST, ``+host HOST: {...}`` adds an inventory host outside the gateways group; several
+changes are separated by `` ; ``.
 """
 
 import copy
@@ -58,14 +59,17 @@ def lab_links():
 
 
 def apply_changes(row, links=None):
-    """(extra_vars, host_vars {host: {...}}, facts {host: {...}}) of a row's changes.
+    """(extra_vars, host_vars {host: {...}}, facts {host: {...}}, new_hosts {host: {...}}).
 
     The links, changed or not, go into the extra vars as the lab test passes them (-e @file);
     a row that passes ``wgspread_links`` itself with ``-e`` replaces them."""
     links = copy.deepcopy(lab_links() if links is None else links)
-    extra, host_vars, facts = {}, {}, {}
+    extra, host_vars, facts, new_hosts = {}, {}, {}, {}
     for change in row.changes:
-        if change.startswith("-e "):
+        if change.startswith("+host "):
+            host, fields = change[len("+host "):].split(": ", 1)
+            new_hosts[host] = yaml.safe_load(fields)
+        elif change.startswith("-e "):
             extra.update(yaml.safe_load(change[3:]))
         elif change.startswith("+ "):
             links.append(yaml.safe_load(change[2:]))
@@ -82,4 +86,4 @@ def apply_changes(row, links=None):
                 else:
                     link[key] = value
     extra.setdefault("wgspread_links", links)
-    return extra, host_vars, facts
+    return extra, host_vars, facts, new_hosts

@@ -33,13 +33,18 @@ with open(os.path.join(ROOT, "roles", "plan", "defaults", "main.yml")) as handle
     PLAN_DEFAULTS = yaml.safe_load(handle)
 
 
-def plan_stage(extra, host_vars, facts):
+def plan_stage(extra, host_vars, facts, new_hosts):
     """What the plan role does for one row: (messages, output). ``output`` is what the run
     prints; each message names its field."""
     loader = DataLoader()
     inventory = InventoryManager(loader=loader, sources=[INVENTORY])
     variables = VariableManager(loader=loader, inventory=inventory)
     variables._extra_vars = extra  # what -e gives a run: above every other variable
+    for host, values in new_hosts.items():
+        inventory.add_host(host)  # ungrouped: in the inventory, not a gateway
+        for key, value in values.items():
+            inventory.get_host(host).set_variable(key, value)
+    inventory.reconcile_inventory()
     for host, values in host_vars.items():
         for key, value in values.items():
             inventory.get_host(host).set_variable(key, value)
