@@ -67,15 +67,13 @@ def role_input_errors(roles, hosts, host_variables):
                     given[name] = variables[name]
                 except AnsibleError as exc:
                     by_message.setdefault("role %s: %s cannot be worked out: %s" % (role, name, exc), []).append(host)
-            checked = dict((name, options[name]) for name in given)
-            validated = ArgumentSpecValidator(checked).validate(given)
-            for message in validated.error_messages:
-                by_message.setdefault("role %s: %s" % (role, message), []).append(host)
-            # Ranges on the converted value, for the options whose type was right.
-            for name, value in validated.validated_parameters.items():
-                if name in checked and not any(name in message for message in validated.error_messages):
-                    for message in range_errors(name, value):
-                        by_message.setdefault("role %s: %s" % (role, message), []).append(host)
+            # One option at a time: a message of the validator that does not name its
+            # option ("dictionary requested, ...") is then given its name, and a value the
+            # validator cannot take at all (False for a mapping with suboptions makes it
+            # raise) is refused naming the option, not with a traceback.
+            for name in sorted(given):
+                for message in _option_errors(name, options[name], given[name]):
+                    by_message.setdefault("role %s: %s" % (role, message), []).append(host)
     return ["%s (on %s)" % (message, _named(found)) for message, found in sorted(by_message.items())]
 
 
@@ -105,6 +103,20 @@ def check_inputs(links, inventory, hostvars, run_hosts, rotate_keys=(), check_ro
 
 def failure_message(errors):
     return "wgspread inputs: %d problem(s), no host was changed: %s" % (len(errors), "; ".join(errors))
+
+
+def _option_errors(name, spec, value):
+    """Messages for one role option's value: its argument spec, then its range."""
+    if spec.get("options") and spec.get("type") == "dict" and not isinstance(value, dict):
+        return ["%s must be a mapping (of %s), got %r" % (name, ", ".join(sorted(spec["options"])), value)]
+    try:
+        validated = ArgumentSpecValidator({name: spec}).validate({name: value})
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        return ["%s %r cannot be taken as a %s: %s" % (name, value, spec.get("type", "value"), exc)]
+    messages = [message if name in message else "%s: %s" % (name, message) for message in validated.error_messages]
+    if messages:
+        return messages
+    return range_errors(name, validated.validated_parameters.get(name))
 
 
 def _write_atomic(path, text):
