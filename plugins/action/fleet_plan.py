@@ -111,8 +111,8 @@ def _option_errors(name, spec, value):
         return ["%s must be a mapping (of %s), got %r" % (name, ", ".join(sorted(spec["options"])), value)]
     try:
         validated = ArgumentSpecValidator({name: spec}).validate({name: value})
-    except (TypeError, ValueError, AttributeError, KeyError) as exc:
-        return ["%s %r cannot be taken as a %s: %s" % (name, value, spec.get("type", "value"), exc)]
+    except (TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:
+        return ["%s %r cannot be taken as type %s: %s" % (name, value, spec.get("type", "raw"), exc)]
     messages = [message if name in message else "%s: %s" % (name, message) for message in validated.error_messages]
     if messages:
         return messages

@@ -119,6 +119,8 @@ def mutated_inventories(draw):
 @example((LINKS, HOSTVARS, {"nic_tuning_channel_counts": None}))
 @example((LINKS, HOSTVARS, {"nic_tuning_channel_counts": [1, True]}))
 @example((LINKS, HOSTVARS, {"nic_tuning_channel_counts": "x"}))
+@example((LINKS, HOSTVARS, {"port_spread_calibration_factor": float("inf")}))  # OverflowError in int()
+@example((LINKS, HOSTVARS, {"port_spread_calibration_factor": float("nan")}))
 @example(([dict(LINKS[0], name="hub-spoke1\n"), LINKS[1]], HOSTVARS, {}))
 def test_checks_accept_or_refuse_naming_a_field_and_never_raise(inventory):
     links, hostvars, extra = inventory
