@@ -167,8 +167,8 @@ def fleets(draw):
                               "step": draw(st.integers(min_value=1, max_value=3))}
         elif spread == "ports":
             first = link["listen_port"] + draw(st.integers(min_value=0, max_value=200))
-            link["spread"] = {"ports": sorted(set(draw(st.lists(st.integers(min_value=first, max_value=first + 50),
-                                                                 min_size=1, max_size=6))))}
+            ports = draw(st.lists(st.integers(min_value=first, max_value=first + 50), min_size=1, max_size=6))
+            link["spread"] = {"ports": sorted(set(ports))}
         if draw(st.booleans()):
             link["mtu"] = draw(st.integers(min_value=1280, max_value=9000))
         if draw(st.booleans()):
