@@ -17,9 +17,10 @@ from ansible.parsing.utils.yaml import from_yaml
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.sitelink.wgspread.plugins.module_utils.links import LinkError
+from ansible_collections.sitelink.wgspread.plugins.module_utils.links import GatewayGroup, LinkError
 from ansible_collections.sitelink.wgspread.plugins.module_utils.plan import build_plan
 from ansible_collections.sitelink.wgspread.plugins.module_utils.render import gateway_files
+from ansible_collections.sitelink.wgspread.plugins.module_utils.role_inputs import range_errors
 
 display = Display()
 
@@ -66,10 +67,56 @@ def role_input_errors(roles, hosts, host_variables):
                     given[name] = variables[name]
                 except AnsibleError as exc:
                     by_message.setdefault("role %s: %s cannot be worked out: %s" % (role, name, exc), []).append(host)
-            checked = dict((name, options[name]) for name in given)
-            for message in ArgumentSpecValidator(checked).validate(given).error_messages:
-                by_message.setdefault("role %s: %s" % (role, message), []).append(host)
+            # One option at a time: a message of the validator that does not name its
+            # option ("dictionary requested, ...") is then given its name, and a value the
+            # validator cannot take at all (False for a mapping with suboptions makes it
+            # raise) is refused naming the option, not with a traceback.
+            for name in sorted(given):
+                for message in _option_errors(name, options[name], given[name]):
+                    by_message.setdefault("role %s: %s" % (role, message), []).append(host)
     return ["%s (on %s)" % (message, _named(found)) for message, found in sorted(by_message.items())]
+
+
+def gateway_group(name, groups):
+    """The GatewayGroup ``name`` of ``groups`` (Ansible's groups), or None where ``name`` is
+    no group (wgspread_hosts may be a pattern): then any inventory host may be a gateway."""
+    if isinstance(name, str) and isinstance(groups, dict) and name in groups:
+        return GatewayGroup(name, groups[name])
+    return None
+
+
+def check_inputs(links, inventory, hostvars, run_hosts, rotate_keys=(), check_roles=(), gateway_hosts=None):
+    """(plan, errors): every check the action makes before any host changes, as a pure call
+    (tests/unit/test_bad_input_table.py runs docs/bad-input.md through it). ``plan`` is None
+    when the links do not parse; ``errors`` lists every message."""
+    errors = []
+    try:
+        plan = build_plan(plain(links), plain(inventory), hostvars, run_hosts=plain(run_hosts),
+                          rotate=plain(rotate_keys), gateway_hosts=gateway_hosts)
+    except LinkError as exc:
+        plan = None
+        errors.extend(exc.errors)
+    if check_roles:
+        errors.extend(role_input_errors(check_roles, run_hosts, lambda host: hostvars[host]))
+    return plan, errors
+
+
+def failure_message(errors):
+    return "wgspread inputs: %d problem(s), no host was changed: %s" % (len(errors), "; ".join(errors))
+
+
+def _option_errors(name, spec, value):
+    """Messages for one role option's value: its argument spec, then its range."""
+    if spec.get("options") and spec.get("type") == "dict" and not isinstance(value, dict):
+        return ["%s must be a mapping (of %s), got %r" % (name, ", ".join(sorted(spec["options"])), value)]
+    try:
+        validated = ArgumentSpecValidator({name: spec}).validate({name: value})
+    except (TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:
+        return ["%s %r cannot be taken as type %s: %s" % (name, value, spec.get("type", "raw"), exc)]
+    messages = [message if name in message else "%s: %s" % (name, message) for message in validated.error_messages]
+    if messages:
+        return messages
+    return range_errors(name, validated.validated_parameters.get(name))
 
 
 def _write_atomic(path, text):
@@ -118,6 +165,7 @@ class ActionModule(ActionBase):
         rotate_keys=dict(type="raw", default=[]),
         check_roles=dict(type="list", elements="str", default=[]),
         render_dir=dict(type="path"),
+        gateway_group=dict(type="str"),
     )
 
     def run(self, tmp=None, task_vars=None):
@@ -129,18 +177,11 @@ class ActionModule(ActionBase):
         inventory = args["inventory"] if args["inventory"] is not None else task_vars.get("groups", {}).get("all", [])
         run_hosts = args["hosts"]
 
-        errors = []
-        try:
-            plan = build_plan(plain(args["links"]), plain(inventory), hostvars, run_hosts=plain(run_hosts),
-                              rotate=plain(args["rotate_keys"]))
-        except LinkError as exc:
-            plan = None
-            errors.extend(exc.errors)
-        if args["check_roles"]:
-            errors.extend(role_input_errors(args["check_roles"], run_hosts, lambda host: hostvars[host]))
+        plan, errors = check_inputs(args["links"], inventory, hostvars, run_hosts, args["rotate_keys"],
+                                    args["check_roles"],
+                                    gateway_group(args["gateway_group"], task_vars.get("groups", {})))
         if errors:
-            result.update(failed=True, errors=errors,
-                          msg="wgspread inputs: %d problem(s), no host was changed: %s" % (len(errors), "; ".join(errors)))
+            result.update(failed=True, errors=errors, msg=failure_message(errors))
             return result
 
         plan_dict = plan.as_dict()

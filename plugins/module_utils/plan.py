@@ -222,16 +222,17 @@ def _rotating(parsed, rotate, run):
     return [name for name in names if name in chosen]
 
 
-def build_plan(links, inventory, hostvars, run_hosts=None, rotate=None):
+def build_plan(links, inventory, hostvars, run_hosts=None, rotate=None, gateway_hosts=None):
     """The fleet plan for one run; raises links.LinkError listing every problem found.
 
     ``links``: ``wgspread_links``; ``inventory``: every inventory hostname; ``hostvars``:
     host -> variables (Ansible's hostvars or plain dicts); ``run_hosts``: the hosts of this
-    run (``ansible_play_hosts``), None for all; ``rotate``: ``wireguard_rotate_keys``.
+    run (``ansible_play_hosts``), None for all; ``rotate``: ``wireguard_rotate_keys``;
+    ``gateway_hosts``: a links.GatewayGroup every link's gateways must be in, or None.
     Linear in the number of links (plus a sort per gateway).
     """
     cache, calibrations = gateway_inputs(links, inventory, hostvars)
-    parsed = parse_links(links, inventory, cache, calibrations=calibrations)
+    parsed = parse_links(links, inventory, cache, calibrations=calibrations, gateway_hosts=gateway_hosts)
     run = set(inventory) if run_hosts is None else set(run_hosts)
     rotating = _rotating(parsed, rotate, run)
     rotating_set = set(rotating)

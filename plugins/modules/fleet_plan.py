@@ -75,6 +75,12 @@ options:
         C(plan.json), and per gateway C(GATEWAY/wgspread.nft) (the spreading table) and
         C(GATEWAY/INTERFACE.conf) (the wg-quick file, keys shown as where they are made).
     type: path
+  gateway_group:
+    description:
+      - The inventory group of the gateways the playbooks configure (C(wgspread_hosts), default C(gateways)).
+        A link to an inventory host outside it is refused, since no run would ever configure its far end.
+      - Not a group name (a pattern such as C(gateways:!spoke2)), or not given, leaves that check out.
+    type: str
 notes:
   - Cost is linear in the number of links (a hub with 999 spokes, a ring of 1,000 gateways x 4 links and a
     full mesh of 100 gateways each plan in well under 2 seconds; benchmarks/fleet_plan.py).

@@ -33,3 +33,25 @@ def test_one_mistake_on_many_hosts_is_one_message():
 def test_a_role_without_argument_specs_is_refused():
     with pytest.raises(AnsibleError, match="check_roles: no argument specs for role 'nosuchrole'"):
         role_input_errors(["nosuchrole"], ["hub"], {"hub": {}}.get)
+
+
+@pytest.mark.parametrize("variables, message", [
+    ({"nic_tuning_channel_counts": False},
+     "role nic_tuning: nic_tuning_channel_counts must be a mapping (of combined, rx, tx), got False"),
+    ({"port_spread_calibration_factor": float("inf")},
+     "role port_spread: port_spread_calibration_factor inf cannot be taken as type int"),
+    ({"port_spread_calibration_factor": 0},
+     "role port_spread: port_spread_calibration_factor must be between 1 and 64 (candidate ports per wanted port), got 0"),
+    ({"port_spread_calibration_factor": "0"},
+     "role port_spread: port_spread_calibration_factor must be between 1 and 64 (candidate ports per wanted port), got 0"),
+])
+def test_a_value_the_validator_cannot_take_or_out_of_range_is_refused_naming_the_option(variables, message):
+    (error,) = role_input_errors(["port_spread", "nic_tuning"], ["hub"], {"hub": variables}.get)
+    assert error.startswith(message), error
+
+
+def test_the_gateway_group_is_a_group_or_no_check():
+    from ansible_collections.sitelink.wgspread.plugins.action.fleet_plan import gateway_group
+    groups = {"all": ["hub", "x"], "gateways": ["hub"]}
+    assert gateway_group("gateways", groups) == frozenset(["hub"]) and gateway_group("gateways", groups).name == "gateways"
+    assert gateway_group("gateways:!hub", groups) is None

@@ -137,8 +137,8 @@ BAD = [
      "link hub-spoke1: addresses: 198.18.0.0/31 and 198.18.0.5/31 are not in one subnet"),
     ("address family mix", _with(0, subnet=None, addresses={"hub": "198.18.0.0/31", "spoke1": "fd00::1/127"}),
      "mix IPv4 and IPv6"),
-    ("same address both ends", _with(0, subnet=None, addresses={"hub": "198.18.0.0/24", "spoke1": "198.18.0.0/24"}),
-     "both gateways have 198.18.0.0"),
+    ("same address both ends", _with(0, subnet=None, addresses={"hub": "198.18.0.5/24", "spoke1": "198.18.0.5/24"}),
+     "both gateways have 198.18.0.5"),
     ("address missing for one end", _with(0, subnet=None, addresses={"hub": "198.18.0.0/31"}),
      "link hub-spoke1: addresses: no value for gateway spoke1"),
     ("address reused by another link", _with(1, subnet="198.18.0.0/31"), "link hub-spoke2: addresses: 198.18.0.0 of hub is also used by link hub-spoke1"),
@@ -253,3 +253,52 @@ def test_good_inventory_has_no_errors():
 ])
 def test_links_outside_the_run_are_named_with_their_missing_ends(run_hosts, outside):
     assert links_outside_run(HUB_SPOKES, INVENTORY, HOSTVARS, run_hosts) == outside
+
+
+# ---------------------------------------------------------------- risky choices: refused, or opted in
+
+LAB_FACTS = {"interfaces": ["lo", "eth0"], "lo": {"type": "loopback"}, "eth0": {"type": "ether"}, "processor_nproc": 2}
+OPT_IN_HOSTVARS = {
+    "hub": {"ansible_host": "198.51.100.11", "ansible_facts": LAB_FACTS},
+    "spoke1": {"ansible_host": "198.51.100.12", "ansible_facts": LAB_FACTS},
+}
+ONE_LINK = {"name": "hub-spoke1", "gateways": ["hub", "spoke1"], "subnet": "198.18.0.0/31", "listen_port": 51820}
+
+
+@pytest.mark.parametrize("change, opt_in, refused", [
+    ({"allowed_ips": {"spoke1": ["0.0.0.0/0"]}}, {"allow_default_route": True},
+     "allowed_ips.spoke1: 0.0.0.0/0 is a default route through the tunnel"),
+    ({"spread": {"ports": [53, 54]}}, {"spread": {"ports": [53, 54], "allow_service_ports": True}},
+     "include service port(s) 53, 54"),
+    ({"spread": {"count": 9}}, {"spread": {"count": 9, "allow_many_ports": True}},
+     "would receive on 9 ports, more than 4 per receive CPU (2 CPUs)"),
+], ids=["default route", "service ports", "many ports"])
+def test_a_risky_choice_is_refused_unless_its_opt_in_says_it_is_meant(change, opt_in, refused):
+    errors = link_errors([dict(ONE_LINK, **change)], ["hub", "spoke1"], OPT_IN_HOSTVARS)
+    assert any(refused in error for error in errors), errors
+    assert link_errors([dict(ONE_LINK, **opt_in)], ["hub", "spoke1"], OPT_IN_HOSTVARS) == []
+
+
+def test_an_opted_in_default_route_may_cover_the_underlay():
+    """wg-quick keeps the tunnel's own packets out of a /0 by fwmark: no routing loop."""
+    links = [dict(ONE_LINK, allow_default_route=True, allowed_ips={"spoke1": ["0.0.0.0/0"]})]
+    (tunnel,) = build_plan(links, ["hub", "spoke1"], OPT_IN_HOSTVARS).as_dict()["gateways"]["hub"]["tunnels"]
+    assert "0.0.0.0/0" in tunnel["peer_allowed_ips"]
+
+
+def test_a_tunnel_interface_of_an_earlier_run_is_not_taken_for_a_nic():
+    facts = dict(LAB_FACTS, interfaces=["lo", "eth0", "wg-spoke1"], wg_spoke1={"type": "tunnel"})
+    hostvars = dict(OPT_IN_HOSTVARS, hub={"ansible_host": "198.51.100.11", "ansible_facts": facts})
+    assert link_errors([ONE_LINK], ["hub", "spoke1"], hostvars) == []
+    facts["wg_spoke1"] = {"type": "ether"}
+    assert link_errors([ONE_LINK], ["hub", "spoke1"], hostvars) == [
+        "link hub-spoke1: interfaces.hub 'wg-spoke1' is an interface hub already has (type ether, from its facts); "
+        "set interfaces.hub to a free name"]
+
+
+def test_a_link_to_a_host_outside_the_gateway_group_is_refused():
+    from ansible_collections.sitelink.wgspread.plugins.module_utils.links import GatewayGroup
+    with pytest.raises(LinkError) as raised:
+        parse_links([ONE_LINK], ["hub", "spoke1"], OPT_IN_HOSTVARS, gateway_hosts=GatewayGroup("gateways", ["hub"]))
+    assert "spoke1 is in the inventory but not one of the gateways site.yml configures (group gateways)" \
+        in raised.value.errors[0]

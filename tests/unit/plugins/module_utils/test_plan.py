@@ -236,8 +236,8 @@ def test_a_plan_that_needs_a_cpu_count_it_does_not_have_cannot_be_rendered():
 @pytest.mark.parametrize("value, message", [
     ("four", "host spoke1: wgspread_receive_cpus must be an integer, got 'four'"),
     (True, "host spoke1: wgspread_receive_cpus must be an integer, got a boolean"),
-    (0, "host spoke1: wgspread_receive_cpus must be at least 1, got 0"),
-    ("0", "host spoke1: wgspread_receive_cpus must be at least 1, got 0"),
+    (0, "host spoke1: wgspread_receive_cpus must be between 1 and 8192, got 0"),
+    ("0", "host spoke1: wgspread_receive_cpus must be between 1 and 8192, got 0"),
 ])
 def test_a_receive_cpu_count_that_is_no_count_names_the_host_and_the_variable(value, message):
     hostvars = dict(HOSTVARS, spoke1={"ansible_host": "198.51.100.12", "wgspread_receive_cpus": value})
