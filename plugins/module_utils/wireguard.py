@@ -153,6 +153,21 @@ def live_differences(live, spec, public_key, preshared_keys):
     return changes
 
 
+def listen_port_warning(interface, live, spec):
+    """A warning when the run moves a live interface to another listen port (None otherwise):
+    the peer keeps sending to the old port until it gets the new one, and a port written with a
+    leading zero is not the number it looks like (YAML 1.1 reads 051720 as octal, 21456)."""
+    if not live or live.get("listen_port") in (None, spec.get("listen_port")):
+        return None
+    wanted = spec["listen_port"]
+    octal_hint = ""
+    if 0 < wanted < 65536 and wanted != live["listen_port"] and "%o" % wanted == str(live["listen_port"]).lstrip("0"):
+        octal_hint = (" (%d is %s read as an octal number: YAML 1.1 reads a leading zero that way; quote the port "
+                      "or drop the zero)" % (wanted, "0%o" % wanted))
+    return ("%s: the live listen port %d changes to %d; its peer reaches it again once it has the new port too%s"
+            % (interface, live["listen_port"], wanted, octal_hint))
+
+
 def address_changes(live_addresses, wanted_addresses):
     """(to_add, to_remove) for the interface's addresses, each as 'ip/prefix'."""
     live, wanted = set(live_addresses), set(wanted_addresses)

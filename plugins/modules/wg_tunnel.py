@@ -215,7 +215,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sitelink.wgspread.plugins.module_utils.host import CommandError, Host
 from ansible_collections.sitelink.wgspread.plugins.module_utils.wireguard import (
     address_changes, check_reload, is_managed, live_differences, mask_secrets, parse_dump,
-    parse_ip_addr_json, parse_routes_json, render_config, route_changes, supervise_dropin,
+    listen_port_warning, parse_ip_addr_json, parse_routes_json, render_config, route_changes, supervise_dropin,
     supervise_dropin_path,
 )
 
@@ -422,6 +422,7 @@ def converge(host, spec, check_mode, diff):
     try:
         plan = tunnel.plan()
         result["changes"] = plan["changes"]
+        result["warning"] = listen_port_warning(spec["interface"], plan.get("live"), spec)
         if plan["changes"] and not check_mode:
             result["reloaded"] = tunnel.apply(plan)
         added, touched = ensure_supervision(host, spec["interface"], spec.get("supervise"), check_mode)
@@ -457,6 +458,9 @@ def main():
     if module.params["tunnels"] is None:
         spec = dict((name, module.params[name]) for name in TUNNEL_OPTIONS)
         result = converge(host, spec, module.check_mode, module._diff)
+        if result.get("warning"):
+            module.warn(result["warning"])
+        result.pop("warning", None)
         if result.pop("failed", False):
             module.fail_json(**result)
         if result.pop("supervision_changed") and not module.check_mode:
@@ -466,6 +470,10 @@ def main():
         module.exit_json(**result)
 
     results = [converge(host, spec, module.check_mode, module._diff) for spec in module.params["tunnels"]]
+    for result in results:
+        if result.get("warning"):
+            module.warn(result["warning"])
+        result.pop("warning", None)
     if any(r["supervision_changed"] for r in results if not r.get("failed")) and not module.check_mode \
             and host.which("systemctl"):
         host.run(["systemctl", "daemon-reload"])

@@ -50,3 +50,18 @@ def test_route_changes_ignore_prefixes_inside_the_connected_subnet():
     assert route_changes([], ["198.18.0.1/32"], ["198.18.0.0/31"]) == ([], [])
     assert route_changes(["10.7.0.0/16"], ["198.18.0.1/32", "10.1.0.0/16"], ["198.18.0.0/31"]) == (
         ["10.1.0.0/16"], ["10.7.0.0/16"])
+
+
+@pytest.mark.parametrize("live_port, wanted, expected", [
+    (51820, 51820, None),                                   # unchanged: no word
+    (None, 51820, None),                                    # no live interface
+    (51820, 51830, "wg0: the live listen port 51820 changes to 51830; its peer reaches it again once it has the new port too"),
+    # listen_port: 051720 in YAML 1.1 is 21456: say so
+    (51720, 21456, "wg0: the live listen port 51720 changes to 21456; its peer reaches it again once it has the new port "
+                   "too (21456 is 051720 read as an octal number: YAML 1.1 reads a leading zero that way; quote the port "
+                   "or drop the zero)"),
+])
+def test_a_run_that_moves_a_live_listen_port_warns(live_port, wanted, expected):
+    from ansible_collections.sitelink.wgspread.plugins.module_utils.wireguard import listen_port_warning
+    live = {"listen_port": live_port} if live_port else None
+    assert listen_port_warning("wg0", live, {"listen_port": wanted}) == expected

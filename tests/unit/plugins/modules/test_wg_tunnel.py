@@ -251,3 +251,9 @@ def test_the_role_asks_for_every_tunnel_and_key_in_one_call():
     received = key_specs(tunnels, "/k", "preshared", ["hub-spoke1"], received_from=hostvars)
     assert [(s["path"], s["rotate"], s["content"]) for s in received] == [
         ("/k/hub-spoke1.psk", False, PSK), ("/k/hub-spoke2.psk", False, None)]
+
+
+def test_moving_a_live_listen_port_warns_in_check_mode_too(capsys):
+    gateway = unit_answers(host(conf=in_sync_conf()))
+    result = run_tunnels(capsys, gateway, [params(listen_port=21456)], check_mode=True)
+    assert result["changed"] and any("the live listen port 51820 changes to 21456" in w for w in result["warnings"])
