@@ -121,7 +121,9 @@ def test_rps_sends_each_port_to_one_cpu_and_spreading_uses_both(changed_links, t
     ports reach both CPUs, while the same traffic unspread stays on one."""
     assert sh("spoke1", "cat /sys/class/net/eth0/queues/rx-0/rps_cpus").strip().lstrip("0,") == "3"
     results = {}
-    for label, spread in (("spread over 16 ports", {"count": 16}), ("spreading off", {"enabled": False})):
+    # 16 ports for 2 receive CPUs is more than 4 per CPU: an explicit opt-in (docs/inventory.md)
+    for label, spread in (("spread over 16 ports", {"count": 16, "allow_many_ports": True}),
+                          ("spreading off", {"enabled": False})):
         links = with_link(lab_links(), "hub-spoke1", spread=spread)
         run = playbook("site.yml", INVENTORY, *links_vars(tmp_path, links))
         assert run.rc == 0, run.out[-3000:]
