@@ -9,7 +9,7 @@
    the run in one namespace) and wg-quick files that ``wg-quick strip`` accepts, whose
    stripped form is then checked line by line against wg(8)'s config syntax here
    (``wg setconf`` would need a WireGuard interface, and this machine has no wireguard
-   module). Without wg-quick the stripped form is made by our own strip (test says so).
+   module). The tools are required (scripts/setup-host installs them): a missing one fails.
 
 Profiles (WGSPREAD_HYPOTHESIS_PROFILE): ``ci`` (default) is derandomized (a fixed seed) with
 bounded examples, for the unit gate; ``long`` runs many more, randomized. Failing examples
@@ -24,7 +24,6 @@ import shutil
 import subprocess
 import tempfile
 
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -231,12 +230,6 @@ def wg_syntax_errors(stripped):
     return problems
 
 
-def our_strip(config):
-    """wg-quick strip's rule: drop the lines only wg-quick reads (used without wg-quick)."""
-    quick = ("Address", "DNS", "MTU", "Table", "PreUp", "PostUp", "PreDown", "PostDown", "SaveConfig")
-    return "\n".join(line for line in config.splitlines() if line.split("=", 1)[0].strip() not in quick) + "\n"
-
-
 def tool_check(rendered):
     """Every nft table and wg-quick file of ``rendered`` [(name, nft_text, {iface: conf})]
     checked by the real tools; returns the failures as text (empty: all accepted)."""
@@ -265,18 +258,15 @@ def tool_check(rendered):
         for path in out.split():
             with open(path) as table, open(path + ".err") as err:
                 failures.append("nft -c -f refused %s: %s\n%s" % (path, err.read(), table.read()))
-        wg_quick = shutil.which("wg-quick")
+        wg_quick = require_tool("wg-quick")
         for conf_path in confs:
             with open(conf_path) as handle:
                 config = handle.read()
-            if wg_quick:
-                result = subprocess.run([wg_quick, "strip", conf_path], capture_output=True, text=True, check=False)
-                if result.returncode != 0:
-                    failures.append("wg-quick strip refused %s: %s\n%s" % (conf_path, result.stderr, config))
-                    continue
-                stripped = result.stdout
-            else:
-                stripped = our_strip(config)
+            result = subprocess.run([wg_quick, "strip", conf_path], capture_output=True, text=True, check=False)
+            if result.returncode != 0:
+                failures.append("wg-quick strip refused %s: %s\n%s" % (conf_path, result.stderr, config))
+                continue
+            stripped = result.stdout
             for problem in wg_syntax_errors(stripped):
                 failures.append("%s: %s\n%s" % (conf_path, problem, config))
     finally:
@@ -284,8 +274,16 @@ def tool_check(rendered):
     return failures
 
 
-@pytest.mark.skipif(shutil.which("nft") is None or shutil.which("unshare") is None, reason="needs nft and unshare")
+def require_tool(name):
+    """The tool's path. scripts/setup-host installs nft, unshare and wg-quick: a missing one is a
+    broken setup, which fails here (a skipped check is not a passed one)."""
+    path = shutil.which(name)
+    assert path, "%s is not installed: run scripts/setup-host (it installs nftables, util-linux, wireguard-tools)" % name
+    return path
+
+
 def test_every_accepted_fleet_renders_what_nft_and_wg_quick_accept():
+    require_tool("nft"), require_tool("unshare")
     rendered, seen = [], {"accepted": 0, "refused": 0}
 
     @settings(max_examples=max(40, settings().max_examples // 3))
@@ -315,9 +313,9 @@ def test_every_accepted_fleet_renders_what_nft_and_wg_quick_accept():
     assert not failures, "\n\n".join(failures[:3])
 
 
-@pytest.mark.skipif(shutil.which("nft") is None or shutil.which("unshare") is None, reason="needs nft and unshare")
 def test_the_tool_check_refuses_what_the_tools_refuse():
     """The check above would pass vacuously if it could not fail: it must."""
+    require_tool("nft"), require_tool("unshare")
     bad_table = "table inet wgspread {\n\tchain output {\n\t\tudp dport 70000 notrack\n\t}\n}\n"
     bad_conf = "[Interface]\nPrivateKey = %s\nListenPort = 51820\n\n[Peer]\nEndpoint = 198.51.100.12:0\n" % wg_key(1)
     failures = tool_check([("gw", bad_table, {"wg-gw": bad_conf})])
