@@ -17,7 +17,7 @@ description:
     with O(files[].validate) is checked before it replaces the old one.
   - Then, under systemd, reloads systemd once if a file below C(/etc/systemd/system) changed, and
     enables (and with O(units[].started) starts) each unit of O(units) that is not yet.
-  - One round trip for what would otherwise be a task per directory, file and unit: the roles
+  - One round trip for what would otherwise be a task per directory, file and unit; the roles
     persist their state (boot units, scripts, udev rules, the nft file) with one call each.
   - Files and units not named are left alone; nothing is ever removed.
 options:

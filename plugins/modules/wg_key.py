@@ -13,7 +13,7 @@ short_description: Create WireGuard private or preshared keys on the managed hos
 version_added: 0.1.0
 description:
   - Creates a WireGuard key file with mode C(0600), owned by the user running the module, if it does not exist.
-  - One key (O(path)) or all keys of a gateway in one call (O(keys)): one round trip per gateway
+  - One key (O(path)) or all keys of a gateway in one call (O(keys)), one round trip per gateway
     however many links it has.
   - An existing private key is never regenerated or replaced unless O(rotate=true); an unreadable or malformed
     one fails the task.
@@ -31,7 +31,7 @@ options:
     description:
       - Several keys at once, each with the options below (as O(path), O(kind), O(content), O(rotate)).
       - Every key is decided and made on its own; the first error fails the task after the keys
-        before it were made (nothing is undone: a made key is kept either way).
+        before it were made (nothing is undone, a made key is kept either way).
     type: list
     elements: dict
     version_added: 0.3.0

@@ -13,7 +13,7 @@ short_description: Write WireGuard interfaces' wg-quick configs on the host and 
 version_added: 0.1.0
 description:
   - One interface (O(interface) and the options beside it), or every tunnel of a gateway in one call
-    (O(tunnels)): one round trip per gateway however many links it has.
+    (O(tunnels)), one round trip per gateway however many links it has.
   - Assembles C(CONFIG_DIR/INTERFACE.conf) on the managed host from the given spec and the key files
     that already lie on the host, so private and preshared keys never pass through the controller.
     The file is written atomically with mode C(0600) when its content changes.
