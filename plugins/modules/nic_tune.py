@@ -45,9 +45,17 @@ options:
   rps_xps:
     description: The options of M(sitelink.wgspread.rps_xps) except C(device) and C(on_unsupported).
     type: dict
+  on_unsupported:
+    description:
+      - The O(sitelink.wgspread.ethtool_channels#module:on_unsupported) of every step - what to do when a device, its
+        driver or the kernel cannot do what a step asks. C(fail) fails the module at that step, C(warn) goes on
+        with a warning, C(skip) goes on silently. Each step's result says C(unsupported) and why, as the step's
+        module returns them.
+    type: str
+    choices: [fail, warn, skip]
+    default: warn
 extends_documentation_fragment:
   - sitelink.wgspread.attributes
-  - sitelink.wgspread.on_unsupported
 attributes:
   check_mode:
     support: full

@@ -39,6 +39,76 @@ options:
     type: list
     elements: dict
     version_added: 0.3.0
+    suboptions:
+      interface:
+        description: Interface name (at most 15 characters).
+        type: str
+        required: true
+      state:
+        description: C(present) writes and syncs; C(absent) takes a managed interface down and removes its file.
+        type: str
+        choices: [present, absent]
+        default: present
+      link:
+        description: Name of the link, written into the file's header.
+        type: str
+        default: ""
+      config_dir:
+        description: Where wg-quick looks for configs.
+        type: path
+        default: /etc/wireguard
+      private_key_path:
+        description: File holding this interface's private key (see M(sitelink.wgspread.wg_key)). Required for O(state=present).
+        type: path
+      addresses:
+        description: Interface addresses with prefix length.
+        type: list
+        elements: str
+        default: []
+      listen_port:
+        description: UDP listen port.
+        type: int
+      mtu:
+        description: Interface MTU.
+        type: int
+        default: 1420
+      peers:
+        description: The interface's peers.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          name:
+            description: A label written as a comment above the peer.
+            type: str
+          public_key:
+            description: The peer's public key. May be empty only in check mode (the peer's key does not exist yet).
+            type: str
+            required: true
+          preshared_key_path:
+            description: File on this host holding the preshared key shared with this peer.
+            type: path
+          endpoint:
+            description: C(host:port) of the peer's underlay (IPv6 hosts in brackets).
+            type: str
+          allowed_ips:
+            description: Prefixes routed to this peer.
+            type: list
+            elements: str
+            required: true
+          persistent_keepalive:
+            description: Seconds between keepalives; 0 turns them off.
+            type: int
+            default: 0
+      supervise:
+        description:
+          - Whether systemd restarts the userspace implementation when it dies. V(true) installs the
+            drop-in C(/etc/systemd/system/wg-quick@INTERFACE.service.d/wgspread-supervise.conf) (C(Type=forking),
+            C(Restart=always)), V(false) removes it, V(null) leaves it as it is.
+          - Only for C(wg-quick@) under systemd and wireguard-go. systemd is reloaded once after any change;
+            a live tunnel whose drop-in was just added must be restarted once to run under watch
+            (RV(tunnels[].supervision_added)).
+        type: bool
   interface:
     description:
       - Interface name (at most 15 characters).
@@ -192,7 +262,7 @@ tunnels:
       description: Whether the restart drop-in was added, changed or removed.
       type: bool
     failed:
-      description: Whether this interface failed (its message is in RV(tunnels[].msg)).
+      description: Whether this interface failed (then its C(msg) says why).
       type: bool
 units_to_start:
   description:
