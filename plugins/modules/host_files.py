@@ -131,16 +131,17 @@ UNIT_DIR = "/etc/systemd/system/"
 
 
 def file_plan(host, spec):
-    """None when the file is as wanted, else what to do: "skip", "write" or "chmod"."""
+    """(what to do, the file's content now): None when the file is as wanted, else "skip", "write"
+    or "chmod"; the content is None when the file does not exist (or is skipped)."""
     directory = os.path.dirname(spec["path"])
     if spec["skip_without_directory"] and not os.path.isdir(host.at(directory)):
-        return "skip"
+        return "skip", None
     current = host.sysread(spec["path"])
     if current != spec["content"]:
-        return "write"
+        return "write", current
     if host.mode(host.at(spec["path"]))[0] != int(spec["mode"], 8):
-        return "chmod"
-    return None
+        return "chmod", current
+    return None, current
 
 
 def unit_actions(host, unit, started, unit_file_changed, check_mode):
@@ -164,7 +165,7 @@ def converge(module, host):
             mode = int(spec["mode"], 8)
         except ValueError:
             module.fail_json(msg="files: %s: mode %r is not an octal number" % (spec["path"], spec["mode"]))
-        action = file_plan(host, spec)
+        action, current = file_plan(host, spec)
         if action == "skip":
             result["skipped_files"].append(spec["path"])
             continue
@@ -181,7 +182,7 @@ def converge(module, host):
         result["changed_files"].append(spec["path"])
         if module._diff:
             diffs.append(dict(before_header=spec["path"], after_header=spec["path"],
-                              before=host.sysread(spec["path"]) or "", after=spec["content"]))
+                              before=current or "", after=spec["content"]))
         if not check_mode:
             if action == "write":
                 host.install_file(spec["path"], spec["content"], mode)

@@ -121,7 +121,7 @@ def step_params(name, options, device, steps, p, check_mode):
         if options.get("rss_spreads_ports") is None:
             params["rss_spreads_ports"] = nic_steps.rss_spreads_ports(
                 device, steps["rss"], steps["flow_hash"], flow_hash is not None,
-                (flow_hash or {}).get("fields") or "sdfn")
+                (flow_hash or {}).get("fields") or nic_flow_hash.ARGUMENT_SPEC["fields"]["default"])
         after = nic_steps.queues_after(device, steps["channels"], check_mode)
         for kind in ("rx", "tx"):
             if kind in after and options.get("%s_queues" % kind) is None:

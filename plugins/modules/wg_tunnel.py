@@ -548,14 +548,14 @@ def main():
             and host.which("systemctl"):
         host.run(["systemctl", "daemon-reload"])
     ok = [r for r in results if not r.get("failed")]
+    wanted_up = set(spec["interface"] for spec in module.params["tunnels"] if spec["state"] == "present")
     summary = dict(
         changed=any(r["changed"] for r in results),
         tunnels=[dict((k, v) for k, v in r.items() if k != "diff") for r in results],
         units_to_start=[r["interface"] for r in ok
                         if r["unit_enabled"] is not None and not (r["unit_enabled"] and r["unit_active"])
                         and (r["interface_present"] or not module.check_mode)],
-        interfaces_down=[r["interface"] for r in ok if not r["interface_present"]
-                         and spec_state(module.params["tunnels"], r["interface"]) == "present"],
+        interfaces_down=[r["interface"] for r in ok if not r["interface_present"] and r["interface"] in wanted_up],
     )
     diffs = [r["diff"] for r in ok if "diff" in r]
     if diffs:
@@ -564,10 +564,6 @@ def main():
     if failed:
         module.fail_json(msg="; ".join(failed), **summary)
     module.exit_json(**summary)
-
-
-def spec_state(specs, interface):
-    return next(spec["state"] for spec in specs if spec["interface"] == interface)
 
 
 if __name__ == "__main__":
