@@ -9,13 +9,16 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-INVENTORY = os.path.join(ROOT, "lab", "inventory")
+# A second lab next to the default one (scripts/lab's header) sets WGSPREAD_LAB_PREFIX and
+# WGSPREAD_LAB_INVENTORY (with its other WGSPREAD_LAB_* variables); the tests follow them.
+INVENTORY = os.environ.get("WGSPREAD_LAB_INVENTORY") or os.path.join(ROOT, "lab", "inventory")
+PREFIX = os.environ.get("WGSPREAD_LAB_PREFIX") or "wgspread-"
 GATEWAYS = ("hub", "spoke1", "spoke2")
 RECAP_RE = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
 def container(gateway):
-    return "wgspread-" + gateway
+    return PREFIX + gateway
 
 
 def sh(gateway, command, check=True):
