@@ -272,7 +272,7 @@ def quartiles(values):
 
 def bootstrap_median(values, rng, resamples=4000):
     """The 2.5 and 97.5 percentiles of the median of ``values`` resampled with replacement."""
-    medians = sorted(statistics.median(rng.choice(values) for _ in values) for _ in range(resamples))
+    medians = sorted(statistics.median([rng.choice(values) for _value in values]) for _resample in range(resamples))
     return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
 
 

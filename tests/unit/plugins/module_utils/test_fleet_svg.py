@@ -47,8 +47,8 @@ def test_three_gateways_one_row_per_metered_direction_the_uneven_one_marked_firs
     assert summary == ["2 link directions metered: 1 over the limit (red, first), 0 even, 1 under 200 packets (not judged)"]
     assert "2 directions without meter counts (port_spread_meter off, or no table)" in [t.text for t in root.iter(SVG + "text")]
     # even share of 2 CPUs at half the bar, the limit at 55 %
-    bar = [r for r in found[0].iter(SVG + "rect") if r.get("fill") == "#EEEEEE"][0]
-    x, width = float(bar.get("x")), float(bar.get("width"))
+    track = [r for r in found[0].iter(SVG + "rect") if r.get("fill") == "#EEEEEE"][0]
+    x, width = float(track.get("x")), float(track.get("width"))
     target = [ln for ln in found[0].iter(SVG + "line") if ln.get("class") == "target"][0]
     limit = [ln for ln in found[0].iter(SVG + "line") if ln.get("class") == "limit"][0]
     assert abs(float(target.get("x1")) - (x + width / 2)) < 0.1 and abs(float(limit.get("x1")) - (x + width * 0.55)) < 0.1
@@ -58,10 +58,10 @@ def test_the_ports_bar_splits_each_port_by_the_cpus_it_landed_on():
     report = small_report()
     _root, found = rows(fleet_svg(report))
     ports = [(int(r.get("data-port")), float(r.get("width"))) for r in found[0].iter(SVG + "rect") if r.get("class") == "port"]
-    bar = [float(r.get("width")) for r in found[0].iter(SVG + "rect") if r.get("fill") == "#EEEEEE"][0]
+    track = [float(r.get("width")) for r in found[0].iter(SVG + "rect") if r.get("fill") == "#EEEEEE"][0]
     # hub-spoke1 at hub: port 51820 300 on cpu0, 0 on cpu1; port 51821 100 / 100; of 500
     assert [p for p, _w in ports] == [51820, 51820, 51821, 51821]
-    assert [round(w / bar, 3) for _p, w in ports] == [0.6, 0.0, 0.2, 0.2]
+    assert [round(w / track, 3) for _p, w in ports] == [0.6, 0.0, 0.2, 0.2]
 
 
 def test_300_links_every_direction_a_row_in_columns_the_misses_first():
