@@ -44,9 +44,9 @@ from benchkit import ROOT, first_line, loadavg
 
 sys.path.insert(0, benchkit.link_collection())
 
-from ansible_collections.sitelink.wgspread.plugins.module_utils.links import gateway_tunnels  # noqa: E402
+from ansible_collections.sitelink.wgspread.plugins.module_utils.plan import plan_tunnels as gateway_tunnels  # noqa: E402
 from ansible_collections.sitelink.wgspread.plugins.module_utils.nft import (  # noqa: E402
-    METER_COMMENT_RE, counters, meter_rules, spread_rules,
+    METER, counters, meter_rules, parse_comment, spread_rules,
 )
 from ansible_collections.sitelink.wgspread.plugins.module_utils.rss import plan_ports_from_counts, port_cpus  # noqa: E402
 
@@ -256,9 +256,9 @@ def meter_pairs(ns, family, table):
     """{(port, cpu): packets} from meter_rules() counters."""
     out = {}
     for comment, packets in counters(nft_json(ns, family, table)).items():
-        match = METER_COMMENT_RE.match(comment)
-        if match:
-            key = (int(match.group("port")), int(match.group("cpu")))
+        parsed = parse_comment(comment)
+        if parsed and parsed["kind"] == METER:
+            key = (parsed["port"], parsed["cpu"])
             out[key] = out.get(key, 0) + packets
     return out
 
@@ -653,6 +653,9 @@ Rollout cost (wall time of a first `site.yml` and of a no-op re-run for 3 and 32
 
 Fleet plan cost (build_plan against the old per-host derivation, `plan.yml` for 100 / 300 / 1,000
 gateways): [benchmarks-plan.md](benchmarks-plan.md), written by `benchmarks/fleet_plan.py`.
+
+Cost of the spreading rules and of the meter (interleaved runs, pinned CPUs, with their spread):
+[benchmarks-overhead.md](benchmarks-overhead.md), written by `benchmarks/overhead_bench.py`.
 
 ## Setup
 

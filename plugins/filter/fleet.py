@@ -8,13 +8,14 @@
   ``summary``, ``gateways``, ``links``, ``unchecked_links``, ``problems``), or what the JMESPath
   ``query`` selects from it.
 - ``report | fleet_query(QUERY)``: a JMESPath query over a report already built.
-- ``report | fleet_table``: aligned text lines for a debug task; ``report | fleet_markdown``: a document.
+- ``report | fleet_table``: aligned text lines for a debug task; ``report | fleet_markdown(picture=none)``: a document.
+- ``report | fleet_svg``: the picture of how each link direction's packets split over CPUs and ports (module_utils.fleet_svg).
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.sitelink.wgspread.plugins.module_utils import fleet
+from ansible_collections.sitelink.wgspread.plugins.module_utils import fleet, fleet_svg
 from ansible_collections.sitelink.wgspread.plugins.plugin_utils.filtering import as_filter
 
 
@@ -32,4 +33,5 @@ class FilterModule(object):
             "fleet_query": as_filter(fleet.select, "fleet_query: "),
             "fleet_table": as_filter(fleet.fleet_table),
             "fleet_markdown": as_filter(fleet.fleet_markdown),
+            "fleet_svg": as_filter(fleet_svg.fleet_svg),
         }

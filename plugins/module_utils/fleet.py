@@ -215,6 +215,19 @@ SHARE_SLACK = 0.05
 MIN_METERED = 200
 
 
+def spread_verdict(meter):
+    """How one receiver's meter entry of one link is judged: "uneven" (the busiest core carries more
+    than 1/CPUs + SHARE_SLACK), "even", "few" (under MIN_METERED packets) or "one_cpu" (nothing to spread
+    over). The warnings and the picture (module_utils.fleet_svg) both judge by this."""
+    cpus = len(meter.get("cpus") or [])
+    share = meter.get("busiest_core_share")
+    if cpus < 2:
+        return "one_cpu"
+    if share is None or (meter.get("packets") or 0) < MIN_METERED:
+        return "few"
+    return "uneven" if share > 1.0 / cpus + SHARE_SLACK else "even"
+
+
 def _share_warnings(link, gateways):
     """Receivers whose busiest core carries more than 1/CPUs + 5 % of this link's packets.
 
@@ -225,11 +238,8 @@ def _share_warnings(link, gateways):
     warnings = []
     for g in link["gateways"]:
         meter = (gateways[g].get("meter") or {}).get(link["name"]) or {}
-        cpus = len(meter.get("cpus") or [])
-        share = meter.get("busiest_core_share")
-        if cpus < 2 or share is None or (meter.get("packets") or 0) < MIN_METERED:
-            continue
-        if share > 1.0 / cpus + SHARE_SLACK:
+        if spread_verdict(meter) == "uneven":
+            cpus, share = len(meter["cpus"]), meter["busiest_core_share"]
             warnings.append("%s: the busiest core carries %d%% of the packets received on this link "
                             "(even: %d%% over %d CPUs); recalibrate the ports (port_spread_calibrate: always)"
                             % (g, round(share * 100), round(100.0 / cpus), cpus))
@@ -384,14 +394,17 @@ def _md(text):
     return str(text).replace("|", "\\|")
 
 
-def fleet_markdown(report):
-    """The report as a Markdown document."""
+def fleet_markdown(report, picture=None):
+    """The report as a Markdown document; ``picture``: the path of the SVG of fleet_svg (written
+    beside it, e.g. "report.svg"), shown under the counts as an image."""
     s = report["summary"]
     out = ["# wgspread fleet check: %s" % ("PASS" if report["passed"] else "FAIL"), "",
            "%d gateways (%d ok, %d failed, %d not in this run), %d links (%d pass, %d fail, %d unchecked)."
            % (s["gateways"], s["gateways_ok"], s["gateways_failed"], s["gateways_not_in_run"],
-              s["links"], s["links_passed"], s["links_failed"], s["links_unchecked"]), "",
-           "## Gateways", "", "| %s |" % " | ".join(HEADER), "|%s" % ("---|" * len(HEADER))]
+              s["links"], s["links_passed"], s["links_failed"], s["links_unchecked"]), ""]
+    if picture:
+        out += ["![Received packets per link direction over CPUs and ports](%s)" % str(picture).replace(" ", "%20"), ""]
+    out += ["## Gateways", "", "| %s |" % " | ".join(HEADER), "|%s" % ("---|" * len(HEADER))]
     out += ["| %s |" % " | ".join(_md(c) for c in row) for row in gateway_rows(report)]
     out += ["", "## Links", "", "| link | gateways | status | problems |", "|---|---|---|---|"]
     for e in report["links"]:

@@ -196,15 +196,18 @@ def counters(nft_json):
 def meter_counts(nft_json):
     """Received tunnel packets per link, per port and per CPU, from the meter_rules counters.
 
-    -> {link: {"ports": {port: packets}, "cpus": {cpu: packets}, "total": packets}}
+    -> {link: {"ports": {port: packets}, "cpus": {cpu: packets}, "port_cpus": {port: {cpu: packets}},
+    "total": packets}}
     """
     out = {}
     for comment, packets in counters(nft_json).items():
         parsed = parse_comment(comment)
         if not parsed or parsed["kind"] != METER:
             continue
-        link = out.setdefault(parsed["link"], {"ports": {}, "cpus": {}, "total": 0})
+        link = out.setdefault(parsed["link"], {"ports": {}, "cpus": {}, "port_cpus": {}, "total": 0})
         port, cpu = parsed["port"], parsed["cpu"]
+        per_cpu = link["port_cpus"].setdefault(port, {})
+        per_cpu[cpu] = per_cpu.get(cpu, 0) + packets
         link["ports"][port] = link["ports"].get(port, 0) + packets
         link["cpus"][cpu] = link["cpus"].get(cpu, 0) + packets
         link["total"] += packets

@@ -267,6 +267,9 @@ def meter(live_json):
             "packets": total,
             "ports": [{"port": p, "packets": n} for p, n in sorted(link["ports"].items())],
             "cpus": [{"cpu": c, "packets": n} for c, n in sorted(link["cpus"].items())],
+            # Which CPU each port lands on: the picture of the fleet report colours ports by it.
+            "port_cpus": [{"port": p, "cpu": c, "packets": n} for p, cpus in sorted(link["port_cpus"].items())
+                          for c, n in sorted(cpus.items())],
             "busiest_cpu": busiest if total else None,
             "busiest_core_share": round(link["cpus"][busiest] / total, 4) if total else None,
         }

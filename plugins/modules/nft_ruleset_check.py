@@ -156,7 +156,9 @@ idempotence:
       description: The table loaded in the scratch namespace equals the live one.
       type: bool
 meter:
-  description: Per link, what the meter chain counted. Empty when the table has no meter counters.
+  description:
+    - Per link, what the meter chain counted - packets per port, per CPU and per (port, CPU) (C(port_cpus)),
+      the busiest CPU and its share. Empty when the table has no meter counters.
   returned: always
   type: dict
   sample:
@@ -165,6 +167,8 @@ meter:
       packets: 500
       ports: [{port: 51820, packets: 300}, {port: 51821, packets: 200}]
       cpus: [{cpu: 0, packets: 400}, {cpu: 1, packets: 100}]
+      port_cpus: [{port: 51820, cpu: 0, packets: 300}, {port: 51820, cpu: 1, packets: 0},
+                  {port: 51821, cpu: 0, packets: 100}, {port: 51821, cpu: 1, packets: 100}]
       busiest_cpu: 0
       busiest_core_share: 0.8
 tunnels:

@@ -3,6 +3,7 @@ on exactly that gateway and link, in sync again after site.yml."""
 
 import json
 import re
+import xml.etree.ElementTree as ET
 
 from labkit import INVENTORY, playbook, sh
 
@@ -29,6 +30,12 @@ def test_validate_after_rollout_finds_everything_in_sync_and_idempotent(rolled_o
     for gateway in by_name(report, "gateways", "gateway").values():
         assert gateway["in_sync"] and gateway["idempotent"] and gateway["drift_count"] == 0, gateway
     assert (tmp_path / "report.md").read_text().count("hub-spoke") >= 2
+    # The lab has the meter on: the picture has a row for each link direction, and report.md shows it.
+    assert "](report.svg)" in (tmp_path / "report.md").read_text()
+    rows = [g for g in ET.parse(tmp_path / "report.svg").getroot().iter("{http://www.w3.org/2000/svg}g")
+            if "row" in g.get("class", "").split()]
+    assert sorted((g.get("data-link"), g.get("data-receiver")) for g in rows) == [
+        ("hub-spoke1", "hub"), ("hub-spoke1", "spoke1"), ("hub-spoke2", "hub"), ("hub-spoke2", "spoke2")]
     assert re.search(r"hub\s+ok\s+2/2 ok\s+yes\s+0\s+yes", run.out), run.out[-2000:]
 
 

@@ -99,3 +99,69 @@ def healthy():
                           second="check-hub-desired-second.json"),
             "spoke1": result("spoke1", "check-spoke1.json"),
             "spoke2": result("spoke2", "check-spoke2.json")}
+
+
+def ring(gateways, cpus=4, uneven_every=37, fail_every=0):
+    """A ring of ``gateways`` gateways, each linked to its next one (``gateways`` links), as healthy
+    gateways report it with the meter on: -> (links, inventory, hostvars, results).
+
+    Each port of a receiver lands on one CPU, port i on CPU i % cpus, except on every
+    ``uneven_every``-th link direction, where all its ports but the last land on CPU 0 (a
+    reseeded RPS): those miss the limit. Every ``fail_every``-th gateway (0: none) sends to a
+    wrong port on its first link. Counts differ per link so that no two rows look alike.
+    The shape of the results is nft_ruleset_check's (as benchmarks/fleet_check.py makes them).
+    """
+    import hashlib
+    import ipaddress
+    from ansible_collections.sitelink.wgspread.plugins.module_utils.links import parse_links
+
+    def key(*parts):
+        import base64
+        return base64.b64encode(hashlib.sha256("/".join(parts).encode()).digest()).decode()
+
+    names = ["gw%03d" % i for i in range(gateways)]
+    hostvars = dict((n, {"ansible_host": str(ipaddress.ip_address("198.18.0.1") + i), "wgspread_receive_cpus": cpus})
+                    for i, n in enumerate(names))
+    links = [{"name": "%s-%s" % (names[i], names[(i + 1) % gateways]), "gateways": [names[i], names[(i + 1) % gateways]],
+              "subnet": str(ipaddress.ip_network((int(ipaddress.ip_address("100.64.0.0")) + 2 * i, 31))),
+              "listen_port": {names[i]: 51820, names[(i + 1) % gateways]: 51830}} for i in range(gateways)]
+    results, direction = {}, 0
+    for link in parse_links(links, names, hostvars):
+        a, b = link["gateways"]
+        for me, peer in ((a, b), (b, a)):
+            result = results.setdefault(me, {
+                "changed": False, "in_sync": True, "table_present": True, "desired_present": True, "desired_error": None,
+                "drift": {"lines": [], "diff": ""}, "foreign_tables": [], "idempotent": True,
+                "idempotence": {"second_equals_first": True, "equals_live": True}, "meter": {}, "tunnels": []})
+            receive = list(link["spread"]["receive_ports"][me])
+            result["tunnels"].append({
+                "link": link["name"], "interface": link["interfaces"][me],
+                "wireguard": {"present": True, "public_key": key(me, link["name"]), "listen_port": link["listen_ports"][me],
+                              "peers": [{"public_key": key(peer, link["name"]), "allowed_ips": [],
+                                         "endpoint": "%s:%d" % (link["endpoints"][peer], link["listen_ports"][peer]),
+                                         "latest_handshake": 1764050000}]},
+                "spread": {"send_rule": True, "peer": peer, "peer_endpoint": link["endpoints"][peer],
+                           "listen_port": link["listen_ports"][me], "peer_listen_port": link["listen_ports"][peer],
+                           "send_ports": list(link["spread"]["receive_ports"][peer]), "fold_rule": True,
+                           "fold_from": link["endpoints"][peer], "fold_ports": receive, "fold_to": link["listen_ports"][me]},
+            })
+            direction += 1
+            uneven = uneven_every and direction % uneven_every == 0
+            port_cpus = []
+            for index, port in enumerate(receive):
+                cpu = 0 if uneven and index < len(receive) - 1 else index % cpus
+                packets = 5000 + 97 * ((direction * 7 + index * 13) % 23)
+                port_cpus += [{"port": port, "cpu": c, "packets": packets if c == cpu else 0} for c in range(cpus)]
+            per_cpu = [sum(p["packets"] for p in port_cpus if p["cpu"] == c) for c in range(cpus)]
+            total = sum(per_cpu)
+            busiest = max(range(cpus), key=lambda c: per_cpu[c])
+            result["meter"][link["name"]] = {
+                "link": link["name"], "packets": total,
+                "ports": [{"port": p, "packets": sum(x["packets"] for x in port_cpus if x["port"] == p)} for p in receive],
+                "cpus": [{"cpu": c, "packets": n} for c, n in enumerate(per_cpu)], "port_cpus": port_cpus,
+                "busiest_cpu": busiest, "busiest_core_share": round(per_cpu[busiest] / total, 4)}
+    if fail_every:
+        for name in names[::fail_every]:
+            spread = results[name]["tunnels"][0]["spread"]
+            spread["send_ports"] = spread["send_ports"][:-1] + [spread["send_ports"][-1] + 100]
+    return links, names, hostvars, json.loads(json.dumps(results))

@@ -101,8 +101,10 @@ def test_counters_by_comment():
 def test_meter_counts_sum_per_port_and_per_cpu_for_each_link():
     counts = meter_counts(load("lab-hub-rx-per-cpu.json"))
     assert counts == {
-        "hub-spoke1": {"ports": {51820: 1000, 51821: 1000}, "cpus": {0: 1011, 1: 989}, "total": 2000},
-        "hub-spoke2": {"ports": {51920: 1000, 51921: 1000}, "cpus": {0: 911, 1: 1089}, "total": 2000},
+        "hub-spoke1": {"ports": {51820: 1000, 51821: 1000}, "cpus": {0: 1011, 1: 989},
+                       "port_cpus": {51820: {0: 512, 1: 488}, 51821: {0: 499, 1: 501}}, "total": 2000},
+        "hub-spoke2": {"ports": {51920: 1000, 51921: 1000}, "cpus": {0: 911, 1: 1089},
+                       "port_cpus": {51920: {0: 459, 1: 541}, 51921: {0: 452, 1: 548}}, "total": 2000},
     }
 
 

@@ -121,7 +121,9 @@ def test_meter_packets_per_port_and_cpu_and_busiest_share():
     assert result["meter"]["hub-spoke1"] == {
         "link": "hub-spoke1", "packets": 500, "busiest_cpu": 0, "busiest_core_share": 0.8,
         "ports": [{"port": 51820, "packets": 300}, {"port": 51821, "packets": 200}],
-        "cpus": [{"cpu": 0, "packets": 400}, {"cpu": 1, "packets": 100}]}
+        "cpus": [{"cpu": 0, "packets": 400}, {"cpu": 1, "packets": 100}],
+        "port_cpus": [{"port": 51820, "cpu": 0, "packets": 300}, {"port": 51820, "cpu": 1, "packets": 0},
+                      {"port": 51821, "cpu": 0, "packets": 100}, {"port": 51821, "cpu": 1, "packets": 100}]}
     assert result["meter"]["hub-spoke2"]["busiest_core_share"] == 1.0
 
 
