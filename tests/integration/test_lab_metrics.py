@@ -139,7 +139,7 @@ def test_scraped_metrics_follow_a_ping_through_the_tunnel(metrics_on, tmp_path):
     share = one(second, "wgspread_busiest_cpu_share", link="hub-spoke1")
     print("hub-spoke1 between two scrapes: packets per receive port %s; per CPU (total) %s; busiest CPU share %.3f"
           % (ports, cpus, share))
-    assert len(ports) == 2 and min(ports.values()) > 100, ports
+    assert len(ports) == 2 and min(ports.values()) > 20, ports  # a 10 ms ping for about 3 intervals
     assert max(ports.values()) - min(ports.values()) <= max(3, 0.02 * max(ports.values())), ports  # round robin
     cpu_count = one(second, "wgspread_meter_cpus", link="hub-spoke1")
     assert len(cpus) == cpu_count and 1 / cpu_count <= share <= 1
