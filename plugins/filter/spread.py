@@ -19,5 +19,6 @@ class FilterModule(object):
             "spread_table": as_filter(nft.table_text),
             "meter_rules": as_filter(nft.meter_rules),
             "meter_counts": as_filter(nft.meter_counts),
+            "table_digest": as_filter(nft.table_digest),
             "live_fold_ports": as_filter(live_fold_ports),
         }

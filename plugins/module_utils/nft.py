@@ -15,7 +15,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import hashlib
 import ipaddress
+import json
 import re
 
 TABLE_FAMILY = "inet"
@@ -178,6 +180,17 @@ def normalize(nft_json):
             continue
         objects.append(_sort_sets(_strip(copy.deepcopy(item))))
     return objects
+
+
+def table_digest(objects):
+    """A short fingerprint of a table as normalize() gives it (handles dropped, counters zeroed).
+
+    The one owner of the digest format: port_spread records the digest of the table it loads
+    (nft_table's normalized ``table``), the metrics collector computes it again from the live
+    table (``nft -j list table``), and equal digests mean the live table is the wanted one.
+    """
+    text = json.dumps(objects, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def counters(nft_json):

@@ -240,7 +240,7 @@ def test_state_absent_removes_only_what_port_spread_made(changed_links):
             assert "wgspread-nft" not in sh(gateway, "systemctl list-unit-files --no-legend 'wgspread*'", check=False)
         assert sh("spoke1", "nft list table inet usertable") == user_table
         left = sh("spoke1", "ls /etc/wgspread").split()  # the nic_tuning role keeps its script there too
-        assert "users-own-file" in left and "wgspread.nft" not in left, left
+        assert "users-own-file" in left and "wgspread.nft" not in left and "wgspread.digest" not in left, left
         sent, received = ping("hub", "198.18.0.1", count=200)
         assert received == sent == 200
         again = playbook("site.yml", INVENTORY, "-e", "port_spread_state=absent")

@@ -8,10 +8,10 @@ import pytest
 import yaml
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.sitelink.wgspread.plugins.filter import calibration, fleet, links, nic_tuning, spread, wireguard
+from ansible_collections.sitelink.wgspread.plugins.filter import calibration, fleet, links, metrics, nic_tuning, spread, wireguard
 
 FILTER_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "plugins", "filter")
-MODULES = (calibration, fleet, links, nic_tuning, spread, wireguard)
+MODULES = (calibration, fleet, links, metrics, nic_tuning, spread, wireguard)
 ALL = dict((name, function) for module in MODULES for name, function in module.FilterModule().filters().items())
 
 
@@ -37,6 +37,7 @@ NOT_A_PLAN = {"links": []}
     ("spread_rules", ([{"link": "l", "gateway": "hub", "peer": "spoke1", "peer_endpoint": "spoke1.lan", "listen_port": 1,
                         "peer_listen_port": 1, "spread": {"enabled": True, "send_ports": [1], "receive_ports": [1]}}],),
      "^link l: spreading needs the peer's underlay as an IP address"),
+    ("metrics_interval", ("15 seconds",), "^metrics_interval: '15 seconds' is not a time span"),
 ])
 def test_errors_reach_ansible_with_the_message(name, args, message):
     with pytest.raises(AnsibleFilterError, match=message):
