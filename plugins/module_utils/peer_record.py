@@ -97,8 +97,8 @@ def make_record(gateway, variables, facts, public_keys, group):
         record_facts["ansible_local"] = {"wgspread": {"calibrated": _plain(calibrated)}}
     return {
         "version": RECORD_VERSION,
-        "gateway": gateway,
-        "group": group,
+        "gateway": str(gateway),
+        "group": str(group),
         "vars": record_vars,
         "facts": record_facts,
         "public_keys": dict((str(link), str(key)) for link, key in sorted((public_keys or {}).items())),
