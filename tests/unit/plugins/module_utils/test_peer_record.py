@@ -36,8 +36,8 @@ def record(host, links=("hub-spoke1", "hub-spoke2", "spoke1-spoke2")):
     return json.loads(json.dumps(make_record(host, HOSTVARS[host], HOSTVARS[host]["ansible_facts"], keys, "gateways")))
 
 
-def slice_plan(hosts, records, links=LINKS, secret=SECRET):
-    return build_plan(links, hosts, dict((h, HOSTVARS[h]) for h in hosts), run_hosts=hosts,
+def slice_plan(hosts, records, links=None, secret=SECRET):
+    return build_plan(LINKS if links is None else links, hosts, dict((h, HOSTVARS[h]) for h in hosts), run_hosts=hosts,
                       exchange="fact_cache", peer_records=records,
                       psk_secret_length=len(secret)).as_dict()
 
