@@ -26,7 +26,9 @@ except ImportError:  # only needed for query=
     jmespath = None
     JMESPathError = Exception
 
-# Gateway states, from worst to best; "not_in_run" is not a failure (--limit).
+# Gateway states, from worst to best; "not_in_run" is not a failure (--limit), nor is
+# "in_other_run": a gateway outside this run's inventory that its own run (another job slice,
+# wgspread_exchange fact_cache) checks; this run checks its links against the plan for it.
 FAILED_STATES = ("module_failed", "no_result", "fail")
 
 
@@ -246,13 +248,45 @@ def _share_warnings(link, gateways):
     return warnings
 
 
-def _link(link, gateways, tunnels):
+def _as_planned(link, end, other, other_tunnel, public_key):
+    """End ``end`` of ``link`` as the plan has it (its live state is checked by its own run):
+    then this run's checks of the link find exactly what its live end ``other`` does wrong,
+    and the verdicts of all slices together are the verdict of one run over the fleet."""
+    listen, endpoints, spread = link["listen_ports"], link["endpoints"], link["spread"]
+    other_wg = (other_tunnel or {}).get("wireguard") or {}
+    peer_endpoint = ("[%s]:%d" if ":" in endpoints[other] else "%s:%d") % (endpoints[other], listen[other])
+    planned = {"link": link["name"], "interface": link["interfaces"][end],
+               "wireguard": {"present": True, "public_key": public_key, "listen_port": listen[end],
+                             "peers": [{"public_key": other_wg.get("public_key"), "endpoint": peer_endpoint}]},
+               "spread": {"send_rule": False, "fold_rule": False}}
+    if spread["enabled"]:
+        planned["spread"] = {
+            "send_rule": True, "send_ports": list(spread["receive_ports"].get(other) or []),
+            "peer_endpoint": endpoints[other], "listen_port": listen[end], "peer_listen_port": listen[other],
+            "fold_rule": True, "fold_ports": list(spread["receive_ports"].get(end) or []), "fold_to": listen[end],
+            "fold_from": endpoints[other]}
+    return planned
+
+
+def _link(link, gateways, tunnels, recorded_keys=None):
     a, b = link["gateways"]
     entry = {"link": link["name"], "gateways": [a, b], "status": "pass", "problems": [], "warnings": [], "missing": [],
              "ends": [_end_summary(g, tunnels.get(g, {}).get(link["name"])) for g in (a, b)]}
+    states = [gateways[g]["status"] for g in (a, b)]
+    if "in_other_run" in states and states != ["in_other_run", "in_other_run"]:
+        end, other = (a, b) if states[0] == "in_other_run" else (b, a)
+        if gateways[other]["status"] in ("ok", "fail") and link["name"] in tunnels.get(other, {}):
+            tunnels = dict(tunnels)
+            tunnels[end] = {link["name"]: _as_planned(link, end, other, tunnels[other][link["name"]],
+                                                      (recorded_keys or {}).get((end, link["name"])))}
+            entry["checked_by_own_run"] = [end]
+            gateways = dict(gateways)
+            gateways[end] = dict(gateways[end], status="ok")
     for g in (a, b):
         state = gateways[g]["status"]
-        if state == "not_in_run":
+        if state == "in_other_run":
+            entry["missing"].append({"gateway": g, "reason": "outside this run's inventory; its own run checks it"})
+        elif state == "not_in_run":
             entry["missing"].append({"gateway": g, "reason": "not in this run (--limit)"})
         elif state in ("no_result", "module_failed"):
             entry["missing"].append({"gateway": g, "reason": "; ".join(gateways[g]["problems"])})
@@ -288,6 +322,13 @@ def fleet_report(results_by_host, plan, run_hosts=None, require_complete=False, 
     results = dict(results_by_host or {})
     parsed = check_plan(plan)["links"]
     run = set(run_hosts) if run_hosts is not None else set(results)
+    # wgspread_exchange fact_cache: the ends known from their records, and their public keys
+    recorded = set(plan.get("cached_peers") or []) - run
+    recorded_keys = {}
+    for part in plan["gateways"].values():
+        for tunnel in part["tunnels"]:
+            if tunnel["peer"] in recorded and tunnel.get("peer_public_key"):
+                recorded_keys[(tunnel["peer"], tunnel["link"])] = tunnel["peer_public_key"]
     names_by_gateway = {}
     for link in parsed:
         for g in link["gateways"]:
@@ -297,9 +338,13 @@ def fleet_report(results_by_host, plan, run_hosts=None, require_complete=False, 
                                  bool(accepted.get(h)))) for h in hosts)
     tunnels = {}
     for h in hosts:
+        if gateways[h]["status"] == "not_in_run" and h in recorded:
+            gateways[h]["status"] = "in_other_run"
         if gateways[h]["status"] in ("ok", "fail"):
             tunnels[h] = dict((t.get("link"), t) for t in results[h].get("tunnels") or [])
-    link_entries = [_link(link, gateways, tunnels) for link in parsed]
+    # A link both ends of which are outside this run's inventory is another slice's to check.
+    link_entries = [_link(link, gateways, tunnels, recorded_keys) for link in parsed
+                    if not set(link["gateways"]) <= recorded]
 
     per_gateway_links = {}
     for entry in link_entries:
@@ -331,6 +376,7 @@ def fleet_report(results_by_host, plan, run_hosts=None, require_complete=False, 
             "gateways_ok": sum(1 for h in hosts if gateways[h]["status"] == "ok"),
             "gateways_failed": len(failed_gateways),
             "gateways_not_in_run": sum(1 for h in hosts if gateways[h]["status"] == "not_in_run"),
+            "gateways_in_other_run": sum(1 for h in hosts if gateways[h]["status"] == "in_other_run"),
             "links": len(link_entries),
             "links_passed": sum(1 for e in link_entries if e["status"] == "pass"),
             "links_failed": len(failed_links),

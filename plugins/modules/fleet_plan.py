@@ -81,6 +81,22 @@ options:
         A link to an inventory host outside it is refused, since no run would ever configure its far end.
       - Not a group name (a pattern such as C(gateways:!spoke2)), or not given, leaves that check out.
     type: str
+  exchange:
+    description:
+      - How the two ends of a link learn each other's keys (C(wgspread_exchange); docs/architecture.md, "Sliced runs").
+      - V(run), in memory between both ends of the run. A gateway that is not in O(inventory) is refused.
+      - V(fact_cache), for job slices that each see part of the inventory. A link end outside O(inventory) is
+        read from the record it published (the cacheable fact C(wgspread_peer_record)) in Ansible's configured
+        fact cache. A link whose end has no usable record is listed in RV(waiting_links), not refused.
+    type: str
+    choices: [run, fact_cache]
+    default: run
+  psk_secret_length:
+    description:
+      - The length of C(wgspread_psk_secret), never the secret itself (the plan is registered and must not hold it).
+      - With O(exchange=fact_cache), links with preshared keys need a secret of at least 32 characters.
+    type: int
+    default: 0
 notes:
   - Cost is linear in the number of links (a hub with 999 spokes, a ring of 1,000 gateways x 4 links and a
     full mesh of 100 gateways each plan in well under 2 seconds; benchmarks/fleet_plan.py).
@@ -126,11 +142,31 @@ gateways:
     - Per gateway, its part of the plan - C(gateway), C(in_run), C(tunnels) (one per link, sorted by
       interface; fields in docs/plan.md), C(active_links) (configured by this run), C(skipped_links)
       (peer not in the run) and C(rotate_links).
+    - With O(exchange=fact_cache) also C(waiting) (C(link) and C(peer) of each link waiting for its peer's
+      record), and each tunnel whose peer is known from its record has that peer's C(peer_public_key).
   returned: success
   type: dict
+exchange:
+  description: O(exchange).
+  returned: success
+  type: str
+  sample: run
+cached_peers:
+  description: The gateways outside O(inventory) known from their published records (O(exchange=fact_cache)).
+  returned: success
+  type: list
+  elements: str
+waiting_links:
+  description:
+    - The links an end of which has published no usable record yet (O(exchange=fact_cache)), each with
+      C(link), C(gateways), C(missing) and C(summary) (the reason per missing end).
+  returned: success
+  type: list
+  elements: dict
 links:
   description: Per link, what both ends must agree on - C(name), C(gateways), C(listen_ports), C(endpoints),
-    C(interfaces), C(spread) (receive ports, requests and calibration per gateway), C(missing) (ends not in the run).
+    C(interfaces), C(spread) (receive ports, requests and calibration per gateway), C(missing) (ends not in the run),
+    C(from_records) (the missing ends known from their published records).
   returned: success
   type: list
   elements: dict

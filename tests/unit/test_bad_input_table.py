@@ -65,7 +65,9 @@ def plan_stage(extra, host_vars, facts, new_hosts):
     dummy, errors = check_inputs(first.get("wgspread_links", []), inventory.get_groups_dict()["all"], hostvars,
                                  gateways, first.get("wireguard_rotate_keys", []),
                                  first.get("plan_check_roles", PLAN_DEFAULTS["plan_check_roles"]),
-                                 gateway_group(first.get("wgspread_hosts", "gateways"), inventory.get_groups_dict()))
+                                 gateway_group(first.get("wgspread_hosts", "gateways"), inventory.get_groups_dict()),
+                                 exchange=first.get("wgspread_exchange", PLAN_DEFAULTS["wgspread_exchange"]),
+                                 psk_secret_length=len(first.get("wgspread_psk_secret") or ""))
     return errors, failure_message(errors) if errors else ""
 
 

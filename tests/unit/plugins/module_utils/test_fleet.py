@@ -46,7 +46,7 @@ def test_a_healthy_fleet_passes():
     assert rep["passed"] and rep["complete"] and rep["problems"] == []
     assert [(e["link"], e["status"]) for e in rep["links"]] == [("hub-spoke1", "pass"), ("hub-spoke2", "pass")]
     assert rep["summary"] == {"gateways": 3, "gateways_ok": 3, "gateways_failed": 0, "gateways_not_in_run": 0,
-                              "links": 2, "links_passed": 2, "links_failed": 0, "links_unchecked": 0, "links_warned": 1}
+                              "gateways_in_other_run": 0, "links": 2, "links_passed": 2, "links_failed": 0, "links_unchecked": 0, "links_warned": 1}
     hub = gateway(rep, "hub")
     assert hub["busiest_core_share"] == 1.0 and hub["idempotent"] is True and hub["links"] == ["hub-spoke1", "hub-spoke2"]
     ends = link(rep, "hub-spoke1")["ends"]
@@ -301,3 +301,54 @@ def test_fleetkit_matches_the_recording_inventory():
     recorder = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(recorder)
     assert (recorder.LINKS, recorder.HOSTVARS, recorder.INVENTORY) == (fleetkit.LINKS, fleetkit.HOSTVARS, fleetkit.INVENTORY)
+
+
+# ---------------------------------------------------------------- job slices (wgspread_exchange fact_cache)
+
+SLICINGS = [[["hub"], ["spoke1", "spoke2"]], [["hub", "spoke2"], ["spoke1"]], [["hub"], ["spoke1"], ["spoke2"]]]
+
+
+def slice_reports(results, slices):
+    """validate.yml's report in each slice: the slice's own results, the others known from records."""
+    from ansible_collections.sitelink.wgspread.plugins.module_utils.peer_record import make_record
+    from fleetkit import TUNNELS
+    public = dict((gateway, dict((link, KEYS[(gateway, iface)][1]) for link, iface, *_rest in TUNNELS[gateway]))
+                  for gateway in INVENTORY)
+    records = dict((g, make_record(g, HOSTVARS[g], {}, public[g], "gateways")) for g in INVENTORY)
+    out = []
+    for hosts in slices:
+        part = build_plan(LINKS, hosts, dict((h, HOSTVARS[h]) for h in hosts), run_hosts=hosts, exchange="fact_cache",
+                          peer_records=records, psk_secret_length=40).as_dict()
+        out.append(fleet_report(dict((h, results[h]) for h in hosts), part, run_hosts=hosts, require_complete=True))
+    return out
+
+
+def verdict(reports):
+    """(passed, {link: status}) of one or several reports together."""
+    statuses = {}
+    for rep in reports:
+        for entry in rep["links"]:
+            if entry["status"] == "fail" or entry["link"] not in statuses:
+                statuses[entry["link"]] = entry["status"]
+    return all(rep["passed"] for rep in reports), statuses
+
+
+@pytest.mark.parametrize("slices", SLICINGS, ids=["hub|spokes", "hub+spoke2|spoke1", "one-per-slice"])
+@pytest.mark.parametrize("case,host,kwargs,name", [(None, None, None, None)] + [b[:4] for b in BROKEN],
+                         ids=["healthy"] + [b[0] for b in BROKEN])
+def test_validate_per_slice_gives_the_verdict_of_one_run_over_the_fleet(case, host, kwargs, name, slices):
+    results = HEALTHY if host is None else with_(host, **copy.deepcopy(kwargs))
+    whole = verdict([fleet_report(results, plan(), run_hosts=INVENTORY, require_complete=True)])
+    sliced = verdict(slice_reports(results, slices))
+    assert sliced == whole
+    assert whole[0] is (host is None)
+
+
+def test_a_slice_checks_its_ends_against_the_others_records_and_leaves_their_links_alone():
+    (hub_slice, spokes_slice) = slice_reports(HEALTHY, [["hub"], ["spoke1", "spoke2"]])
+    assert hub_slice["passed"] and spokes_slice["passed"] and hub_slice["complete"]
+    assert gateway(hub_slice, "spoke1")["status"] == "in_other_run"
+    assert hub_slice["summary"]["gateways_in_other_run"] == 2
+    assert link(hub_slice, "hub-spoke1")["checked_by_own_run"] == ["spoke1"]
+    one = slice_reports(HEALTHY, [["spoke1"]])[0]
+    assert [e["link"] for e in one["links"]] == ["hub-spoke1"]  # hub-spoke2 is for the other slices
