@@ -63,7 +63,10 @@ import benchkit
 from benchkit import ROOT, first_line, loadavg
 
 DOC = os.path.join(ROOT, "docs", "benchmarks-rollout.md")
-IMAGE = "localhost/wgspread-gw:bookworm"
+# The suite the recorded figures were measured on (scripts/lab's default is now trixie): pinned,
+# so that a new run compares with the old ones.
+SUITE = "bookworm"
+IMAGE = "localhost/wgspread-gw:" + SUITE
 # The benchmark's own lab identity (scripts/lab's WGSPREAD_LAB_* variables). The subnet is private
 # (RFC 1918): on this host every RFC 5737 range is taken (192.0.2.0/24: the host's own address,
 # 198.51.100.0/24: the default lab, 203.0.113.0/24: the address the package mirror and PyPI resolve
@@ -263,7 +266,7 @@ def prepare_reference(hosts, stub):
 # ---------------------------------------------------------------- lab
 
 def lab_env(inventory=None):
-    env = dict(os.environ, WGSPREAD_LAB_PREFIX=PREFIX, WGSPREAD_LAB_NET=NET, WGSPREAD_LAB_SUBNET_PREFIX=SUBNET_PREFIX,
+    env = dict(os.environ, WGSPREAD_LAB_SUITE=SUITE, WGSPREAD_LAB_PREFIX=PREFIX, WGSPREAD_LAB_NET=NET, WGSPREAD_LAB_SUBNET_PREFIX=SUBNET_PREFIX,
                WGSPREAD_LAB_SUBNET6_PREFIX=SUBNET6_PREFIX, WGSPREAD_LAB_STATE=os.path.join(STATE, "state"))
     if inventory:
         env["WGSPREAD_LAB_INVENTORY"] = inventory
@@ -1172,7 +1175,7 @@ def main():
     if os.geteuid() != 0:
         sys.exit("needs root (rootful podman)")
     if subprocess.run(["podman", "image", "exists", IMAGE], check=False).returncode != 0:
-        sys.exit("image %s missing: scripts/lab image builds it" % IMAGE)
+        sys.exit("image %s missing: WGSPREAD_LAB_SUITE=%s scripts/lab image builds it" % (IMAGE, SUITE))
 
     def on_signal(signum, _frame):
         raise Timeout("timeout" if signum == signal.SIGALRM else "signal %d" % signum)

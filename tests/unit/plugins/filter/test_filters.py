@@ -9,11 +9,11 @@ import yaml
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.sitelink.wgspread.plugins.filter import (
-    calibration, fleet, links, metrics, nic_tuning, peer, spread, wireguard,
+    calibration, fleet, links, metrics, nic_tuning, os_release, peer, spread, wireguard,
 )
 
 FILTER_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "plugins", "filter")
-MODULES = (calibration, fleet, links, metrics, nic_tuning, peer, spread, wireguard)
+MODULES = (calibration, fleet, links, metrics, nic_tuning, os_release, peer, spread, wireguard)
 ALL = dict((name, function) for module in MODULES for name, function in module.FilterModule().filters().items())
 
 
@@ -49,3 +49,9 @@ def test_errors_reach_ansible_with_the_message(name, args, message):
 def test_link_errors_lists_the_problems_instead_of_failing():
     assert ALL["link_errors"]([{"gateways": ["hub", "spoke9"]}], ["hub"], {}) == [
         "wgspread_links[0]: gateways: spoke9 not in the inventory"]
+
+
+def test_release_refusal_reads_the_content_ansible_slurps():
+    # What the wireguard role passes: /etc/os-release decoded from slurp's base64.
+    assert ALL["release_refusal"]('ID=debian\nVERSION_ID="13"\n', "gw1") == ""
+    assert ALL["release_refusal"]('ID=debian\nVERSION_ID="11"\n', "gw1").startswith("gw1 runs debian 11;")

@@ -1,8 +1,15 @@
-"""One gateway's check over recorded ``nft -j`` outputs (fixtures/nft/check-*.json)."""
+"""One gateway's check over recorded ``nft -j`` outputs (fixtures/nft/check-*.json).
+
+Every test runs twice: over the outputs of nftables 1.0.6 (Debian 12, fixtures/nft/) and of
+nftables 1.1.3 (Debian 13, fixtures/nft/nft-1.1.3/), recorded the same way.
+"""
 
 import json
+import os
 
 import pytest
+
+import fleetkit
 
 from ansible_collections.sitelink.wgspread.plugins.module_utils.nft import normalize
 from ansible_collections.sitelink.wgspread.plugins.module_utils.ruleset_check import (
@@ -12,6 +19,18 @@ from fleetkit import PATH, SECRETS, dump, fixture, gateway_host, tunnels_of
 
 DELETED = ('removed: chain prerouting: ip saddr 198.51.100.13 udp dport { 51830, 51831 } notrack '
            'udp dport set 51830 comment "hub-spoke2: fold back from spoke2"')
+
+
+@pytest.fixture(autouse=True, params=["1.0.6", "1.1.3"], ids=["nft-1.0.6-debian12", "nft-1.1.3-debian13"])
+def nft_release(request, monkeypatch):
+    """The recorded outputs of one nftables release (fleetkit.fixture reads FIXTURES)."""
+    if request.param != "1.0.6":
+        monkeypatch.setattr(fleetkit, "FIXTURES", os.path.join(fleetkit.FIXTURES, "nft-" + request.param))
+    return request.param
+
+
+def test_the_recordings_are_of_the_release_they_are_named_for(nft_release):
+    assert json.loads(fixture("check-hub-desired.json"))["nftables"][0]["metainfo"]["version"] == nft_release
 
 
 def run(live, idempotent=False, gateway="hub", **kwargs):

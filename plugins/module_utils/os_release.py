@@ -1,0 +1,60 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 sitelink.wgspread contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which gateway releases the collection supports, read from the host's /etc/os-release.
+
+Supported are the Debian releases the project tests (docs/lab.md): 12 (bookworm, oldstable)
+and 13 (trixie, stable). Anything else, Debian derivatives and Debian testing included, is
+refused before any change, with a message that names the release it found.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import shlex
+
+# VERSION_ID -> codename of each supported Debian release.
+SUPPORTED_DEBIAN = {"12": "bookworm", "13": "trixie"}
+
+
+def supported_releases_text():
+    """'Debian 12 (bookworm) and Debian 13 (trixie)', for messages and docs."""
+    names = ["Debian %s (%s)" % (version, SUPPORTED_DEBIAN[version]) for version in sorted(SUPPORTED_DEBIAN, key=int)]
+    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0]
+
+
+def parse_os_release(text):
+    """The KEY=value lines of an os-release file (os-release(5)) as a dict; quotes are removed.
+
+    Comments, blank lines and lines without '=' are skipped; a value that does not parse as
+    shell quoting is taken as written.
+    """
+    fields = {}
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        try:
+            words = shlex.split(value)
+        except ValueError:
+            words = [value]
+        fields[key.strip()] = " ".join(words)
+    return fields
+
+
+def release_refusal(os_release_text, host="this host"):
+    """'' when ``os_release_text`` (the content of /etc/os-release) is a supported release,
+    else the message that refuses ``host``: what it runs and what is supported. (A string
+    either way: an assert's fail_msg is templated even when the assert passes.)"""
+    fields = parse_os_release(os_release_text)
+    if fields.get("ID") == "debian" and fields.get("VERSION_ID") in SUPPORTED_DEBIAN:
+        return ""
+    if not fields:
+        found = "a system without /etc/os-release"
+    else:
+        found = fields.get("PRETTY_NAME") or " ".join(
+            part for part in (fields.get("NAME") or fields.get("ID"), fields.get("VERSION_ID")) if part) or "an unknown release"
+        if fields.get("ID") == "debian" and not fields.get("VERSION_ID"):
+            found += " (no VERSION_ID: Debian testing or unstable)"
+    return "%s runs %s; sitelink.wgspread supports %s gateways only." % (host, found, supported_releases_text())
