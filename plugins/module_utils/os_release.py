@@ -43,14 +43,35 @@ def parse_os_release(text):
     return fields
 
 
-def release_refusal(os_release_text, host="this host"):
-    """'' when ``os_release_text`` (the content of /etc/os-release) is a supported release,
-    else the message that refuses ``host``: what it runs and what is supported. (A string
-    either way: an assert's fail_msg is templated even when the assert passes.)"""
-    fields = parse_os_release(os_release_text)
+def fields_from_facts(facts):
+    """The os-release fields that Ansible's gathered facts carry (the setup module reads them
+    from /etc/os-release): ID, VERSION_ID and PRETTY_NAME, where known."""
+    distribution = str(facts.get("distribution") or "")
+    version = str(facts.get("distribution_major_version") or "")
+    fields = {}
+    if distribution:
+        fields["ID"] = distribution.lower()
+        fields["NAME"] = distribution
+        fields["PRETTY_NAME"] = " ".join(
+            part for part in (distribution, str(facts.get("distribution_version") or ""),
+                              "(%s)" % facts["distribution_release"] if facts.get("distribution_release") else "") if part)
+    if version.isdigit():
+        fields["VERSION_ID"] = version
+    return fields
+
+
+def release_refusal(os_release, host="this host"):
+    """'' when ``os_release`` is a supported release, else the message that refuses ``host``:
+    what it runs and what is supported. ``os_release``: the content of /etc/os-release, or the
+    host's gathered facts (ansible_facts: no extra round trip). (A string either way: an
+    assert's fail_msg is templated even when the assert passes.)"""
+    from_facts = hasattr(os_release, "get")
+    fields = fields_from_facts(os_release) if from_facts else parse_os_release(os_release)
     if fields.get("ID") == "debian" and fields.get("VERSION_ID") in SUPPORTED_DEBIAN:
         return ""
-    if not fields:
+    if not fields and from_facts:
+        found = "an unknown release (no distribution facts: gather facts before this role)"
+    elif not fields:
         found = "a system without /etc/os-release"
     else:
         found = fields.get("PRETTY_NAME") or " ".join(

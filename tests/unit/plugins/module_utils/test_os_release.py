@@ -44,3 +44,27 @@ def test_parse_os_release_removes_quotes_and_skips_comments():
     assert fields["VERSION_ID"] == "13"
     assert fields["VERSION_CODENAME"] == "trixie"
     assert "not a field" not in fields and "# a comment" not in fields
+
+
+def facts(group, name):
+    import yaml
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "os_release", "facts.yml")) as handle:
+        return yaml.safe_load(handle)[group][name]
+
+
+@pytest.mark.parametrize("name", ["bookworm", "trixie"])
+def test_the_gathered_facts_of_debian_12_and_13_are_supported(name):
+    assert release_refusal(facts("recorded", name), "gw1") == ""
+
+
+@pytest.mark.parametrize("name, found", [
+    ("bullseye", "gw1 runs Debian 11.11 (bullseye); "),
+    ("testing", "gw1 runs Debian forky/sid (forky) (no VERSION_ID: Debian testing or unstable); "),
+    ("ubuntu", "gw1 runs Ubuntu 24.04 (noble); "),
+])
+def test_the_gathered_facts_of_other_releases_are_refused_naming_them(name, found):
+    assert release_refusal(facts("by_hand", name), "gw1").startswith(found + "sitelink.wgspread supports Debian 12")
+
+
+def test_a_host_without_gathered_facts_is_refused_saying_so():
+    assert release_refusal({}, "gw1").startswith("gw1 runs an unknown release (no distribution facts: gather facts")
