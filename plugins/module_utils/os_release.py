@@ -63,8 +63,8 @@ def fields_from_facts(facts):
 def release_refusal(os_release, host="this host"):
     """'' when ``os_release`` is a supported release, else the message that refuses ``host``:
     what it runs and what is supported. ``os_release``: the content of /etc/os-release, or the
-    host's gathered facts (ansible_facts: no extra round trip). (A string either way: an
-    assert's fail_msg is templated even when the assert passes.)"""
+    host's gathered facts (ansible_facts: no extra round trip). (A string either way: the
+    fail_msg of an assert task is templated even when it passes.)"""
     from_facts = hasattr(os_release, "get")
     fields = fields_from_facts(os_release) if from_facts else parse_os_release(os_release)
     if fields.get("ID") == "debian" and fields.get("VERSION_ID") in SUPPORTED_DEBIAN:
