@@ -16,7 +16,9 @@ secret, is in any runner artifact or the fact cache.
 
 import json
 import os
+import pathlib
 import re
+import shutil
 import secrets
 import time
 
@@ -33,6 +35,7 @@ SPOKES = 5
 ROUNDS = 3
 PINGS = 200
 STATE = os.path.join(ROOT, "lab", ".state-sliced")  # gitignored
+WORK = os.path.join(STATE, "work")
 
 # hub-spokeK, and one link between two spokes. With 3 slices (hub spoke3 | spoke1 spoke4 |
 # spoke2 spoke5) only hub-spoke3 has both ends in one slice.
@@ -47,9 +50,14 @@ def slice_of(gateway, slices):
 
 
 @pytest.fixture(scope="module")
-def sliced_lab(tmp_path_factory):
-    """The second lab, fresh, taken down afterwards also when a test fails (WGSPREAD_KEEP_LAB=1 keeps it)."""
-    work = tmp_path_factory.mktemp("sliced")
+def sliced_lab():
+    """The second lab, fresh, taken down afterwards also when a test fails (WGSPREAD_KEEP_LAB=1 keeps it).
+    The runs' private data directories, fact cache and vault password file live in WORK, made
+    afresh here and kept for a look afterwards: pytest's shared tmp root is pruned by every
+    other pytest session on the machine, also while this one runs."""
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK)
+    work = pathlib.Path(WORK)
     lab = Lab(prefix="wgsl-", net="wgsl-lab", subnet_prefix="198.51.104", subnet6_prefix="2001:db8:5104:",
               state=STATE, inventory=str(work / "inventory"), spokes=SPOKES)
     started = time.time()
