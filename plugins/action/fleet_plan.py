@@ -11,14 +11,17 @@ import json
 import os
 import tempfile
 
+from ansible import constants as C
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.parsing.utils.yaml import from_yaml
 from ansible.plugins.action import ActionBase
+from ansible.plugins.loader import cache_loader
 from ansible.utils.display import Display
 
 from ansible_collections.sitelink.wgspread.plugins.module_utils.links import GatewayGroup, LinkError
-from ansible_collections.sitelink.wgspread.plugins.module_utils.plan import build_plan
+from ansible_collections.sitelink.wgspread.plugins.module_utils.peer_record import FACT_NAME
+from ansible_collections.sitelink.wgspread.plugins.module_utils.plan import build_plan, outside_ends
 from ansible_collections.sitelink.wgspread.plugins.module_utils.render import gateway_files
 from ansible_collections.sitelink.wgspread.plugins.module_utils.role_inputs import range_errors
 
@@ -85,20 +88,51 @@ def gateway_group(name, groups):
     return None
 
 
-def check_inputs(links, inventory, hostvars, run_hosts, rotate_keys=(), check_roles=(), gateway_hosts=None):
+def check_inputs(links, inventory, hostvars, run_hosts, rotate_keys=(), check_roles=(), gateway_hosts=None,
+                 exchange="run", peer_records=None, psk_secret_length=None):
     """(plan, errors): every check the action makes before any host changes, as a pure call
     (tests/unit/test_bad_input_table.py runs docs/bad-input.md through it). ``plan`` is None
     when the links do not parse; ``errors`` lists every message."""
     errors = []
     try:
         plan = build_plan(plain(links), plain(inventory), hostvars, run_hosts=plain(run_hosts),
-                          rotate=plain(rotate_keys), gateway_hosts=gateway_hosts)
+                          rotate=plain(rotate_keys), gateway_hosts=gateway_hosts, exchange=exchange,
+                          peer_records=plain(peer_records or {}), psk_secret_length=psk_secret_length)
     except LinkError as exc:
         plan = None
         errors.extend(exc.errors)
     if check_roles:
         errors.extend(role_input_errors(check_roles, run_hosts, lambda host: hostvars[host]))
     return plan, errors
+
+
+def read_peer_records(hosts, cache=None):
+    """({host: record}, [warnings]): the records ``hosts`` published (wgspread_exchange
+    fact_cache), read from Ansible's configured fact cache (fact_caching in ansible.cfg, or
+    ANSIBLE_CACHE_PLUGIN*). A host without one is absent; the plan reports its links as waiting."""
+    warnings = []
+    if not hosts:
+        return {}, warnings
+    if cache is None:
+        if C.CACHE_PLUGIN in ("memory", "ansible.builtin.memory"):
+            warnings.append("wgspread_exchange fact_cache: the fact cache is %r, which keeps nothing between runs, so "
+                            "the gateways outside this run (%s) stay unknown; configure a shared fact cache "
+                            "(docs/execution-environment.md)" % (C.CACHE_PLUGIN, _named(hosts)))
+        cache = cache_loader.get(C.CACHE_PLUGIN)
+    records = {}
+    for host in hosts:
+        try:
+            facts = cache.get(host)
+        except KeyError:
+            continue
+        except Exception as exc:  # a cache file half written by a concurrent slice, a backend down
+            warnings.append("wgspread_exchange fact_cache: the cached facts of %s cannot be read (%s); "
+                            "its links wait for the next run" % (host, exc))
+            continue
+        record = facts.get(FACT_NAME) if isinstance(facts, dict) else None
+        if record is not None:
+            records[host] = record
+    return records, warnings
 
 
 def failure_message(errors):
@@ -166,6 +200,8 @@ class ActionModule(ActionBase):
         check_roles=dict(type="list", elements="str", default=[]),
         render_dir=dict(type="path"),
         gateway_group=dict(type="str"),
+        exchange=dict(type="str", default="run", choices=["run", "fact_cache"]),
+        psk_secret_length=dict(type="int", default=0),
     )
 
     def run(self, tmp=None, task_vars=None):
@@ -177,9 +213,16 @@ class ActionModule(ActionBase):
         inventory = args["inventory"] if args["inventory"] is not None else task_vars.get("groups", {}).get("all", [])
         run_hosts = args["hosts"]
 
+        records = {}
+        if args["exchange"] == "fact_cache":
+            records, warnings = read_peer_records(outside_ends(plain(args["links"]), plain(inventory)))
+            for warning in warnings:
+                display.warning(warning)
         plan, errors = check_inputs(args["links"], inventory, hostvars, run_hosts, args["rotate_keys"],
                                     args["check_roles"],
-                                    gateway_group(args["gateway_group"], task_vars.get("groups", {})))
+                                    gateway_group(args["gateway_group"], task_vars.get("groups", {})),
+                                    exchange=args["exchange"], peer_records=records,
+                                    psk_secret_length=args["psk_secret_length"])
         if errors:
             result.update(failed=True, errors=errors, msg=failure_message(errors))
             return result
@@ -193,6 +236,11 @@ class ActionModule(ActionBase):
             sum(1 for part in plan_dict["gateways"].values() if part["in_run"]), tunnels)
         if skipped:
             summary += "; %d links have an end outside this run: %s" % (len(skipped), _named(skipped))
+        if plan_dict["cached_peers"]:
+            summary += "; %d gateways outside this run known from their published records" % len(plan_dict["cached_peers"])
+        if plan_dict["waiting_links"]:
+            summary += "; %d links wait for their peer's record: %s" % (
+                len(plan_dict["waiting_links"]), _named(w["link"] for w in plan_dict["waiting_links"]))
         if plan_dict["rotate_links"]:
             summary += "; rotating the keys of %s" % _named(plan_dict["rotate_links"])
         if args["render_dir"]:

@@ -958,14 +958,15 @@ class GatewayGroup(frozenset):
         return group
 
 
-def parse_links(links, inventory, hostvars, calibrations=None, gateway_hosts=None):
+def parse_links(links, inventory, hostvars, calibrations=None, gateway_hosts=None, skip=()):
     """Validate ``wgspread_links`` against the inventory; return normalized links.
 
     ``inventory`` is the collection of inventory hostnames, ``hostvars`` maps a host to
     its variables (Ansible's hostvars, or a plain dict in tests); ``calibrations``, the
     calibrated port choices {gateway: {link: record}} (see plan.py); ``gateway_hosts``, a
-    GatewayGroup the links' gateways must be in (None: any inventory host). Raises
-    LinkError listing every problem found.
+    GatewayGroup the links' gateways must be in (None: any inventory host); ``skip``, the
+    indexes of links set aside (the plan's waiting links; the others keep their numbers in
+    messages). Raises LinkError listing every problem found.
     """
     _cached_parse.cache_clear()  # each plan starts cold: its figures are honest, and nothing is kept
     errors = []
@@ -984,6 +985,8 @@ def parse_links(links, inventory, hostvars, calibrations=None, gateway_hosts=Non
     hosts = _host_inputs(named, hostvars, errors)
     parsed = []
     for index, link in enumerate(links):
+        if index in skip:
+            continue
         result = _parse_link(index, link, inventory, hostvars, errors, calibrations, gateway_hosts, hosts)
         if result is not None:
             parsed.append(result)

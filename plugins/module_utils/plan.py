@@ -31,8 +31,12 @@ import dataclasses
 from typing import Dict, List, Optional
 
 from ansible_collections.sitelink.wgspread.plugins.module_utils.links import (
-    HostVarsCache, LinkError, parse_links, rotation_request,
+    GatewayGroup, HostVarsCache, LinkError, default_link_name, parse_links, rotation_request,
 )
+from ansible_collections.sitelink.wgspread.plugins.module_utils.peer_record import (
+    EXCHANGES, MIN_PSK_SECRET_LENGTH, check_record, record_hostvars,
+)
+from ansible_collections.sitelink.wgspread.plugins.module_utils.wireguard import is_wireguard_key
 
 PLAN_VERSION = 1
 
@@ -85,6 +89,10 @@ class Tunnel:
     # as it is, and its keys cannot be exchanged until a run with both ends.
     peer_in_run: bool
     rotate_keys: bool
+    # wgspread_exchange fact_cache only: the peer is outside this run's inventory (another job
+    # slice) and known from the record it published (module_utils/peer_record.py), which gave
+    # its public key for this link. None otherwise: an in-run peer's key comes from its facts.
+    peer_public_key: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +109,10 @@ class GatewayPlan:
     active_links: List[str]
     skipped_links: List[str]
     rotate_links: List[str]
+    # wgspread_exchange fact_cache: links whose other end has published no record yet,
+    # [{link, peer}]. This end makes its key for them and publishes it, and the link is
+    # configured once both records are known (docs/architecture.md, "Sliced runs").
+    waiting: List[Dict[str, str]] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +126,8 @@ class LinkPlan:
     interfaces: Dict[str, str]
     spread: Dict[str, object]
     missing: List[str]
+    # The ends in ``missing`` that are known from their published record (fact_cache).
+    from_records: List[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +139,14 @@ class Plan:
     gateways: Dict[str, GatewayPlan]
     links: List[LinkPlan]
     rotate_links: List[str]
+    # wgspread_exchange: run (keys exchanged between both ends of one run) or fact_cache.
+    exchange: str = "run"
+    # fact_cache: the gateways outside this run's inventory known from their records; the
+    # roles treat them as present (their tunnels are configured, not skipped).
+    cached_peers: List[str] = dataclasses.field(default_factory=list)
+    # fact_cache: [{link, gateways, missing, summary}] of the links an end of which has no
+    # usable record yet: not configured by this run, reported as waiting for their peer.
+    waiting_links: List[Dict[str, object]] = dataclasses.field(default_factory=list)
 
     def as_dict(self):
         return dataclasses.asdict(self)
@@ -157,7 +179,8 @@ def _endpoint_uri(host, port):
     return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
 
 
-def _tunnel(link, me, peer, run, rotating):
+def _tunnel(link, me, peer, run, rotating, records=None):
+    record = (records or {}).get(peer)
     address = link["addresses"][me]
     peer_address = link["addresses"][peer]
     host_prefix = "/32" if peer_address.version == 4 else "/128"
@@ -194,6 +217,7 @@ def _tunnel(link, me, peer, run, rotating):
         ),
         peer_in_run=peer in run,
         rotate_keys=link["name"] in rotating,
+        peer_public_key=record["public_keys"][link["name"]] if record and peer not in run else None,
     )
 
 
@@ -222,7 +246,58 @@ def _rotating(parsed, rotate, run):
     return [name for name in names if name in chosen]
 
 
-def build_plan(links, inventory, hostvars, run_hosts=None, rotate=None, gateway_hosts=None):
+class _RecordedHostVars(object):
+    """Ansible's hostvars, and for the gateways outside the inventory that published a record,
+    the record's variables in the same shape (module_utils/peer_record.py)."""
+
+    def __init__(self, hostvars, records):
+        self._hostvars = hostvars if hostvars is not None else {}
+        self._records = records
+
+    def __contains__(self, host):
+        return host in self._records or host in self._hostvars
+
+    def __getitem__(self, host):
+        if host in self._records:
+            return record_hostvars(self._records[host])
+        return self._hostvars[host]
+
+
+def outside_ends(links, inventory):
+    """The gateway names ``links`` give that are not in ``inventory`` (sorted): with
+    wgspread_exchange fact_cache, the ends whose records the plan reads from the fact cache."""
+    inventory = set(inventory)
+    names = set()
+    for link in links if isinstance(links, list) else []:
+        gateways = link.get("gateways") if isinstance(link, dict) else None
+        if isinstance(gateways, list):
+            names.update(g for g in gateways if isinstance(g, str) and g not in inventory)
+    return sorted(names)
+
+
+def _usable_records(records, wanted):
+    """({host: record} that can be used, {host: why not}) of the records read for ``wanted``."""
+    usable, unusable = {}, {}
+    for host in wanted:
+        if host not in (records or {}):
+            unusable[host] = "no record in the fact cache yet"
+            continue
+        problem = check_record(host, records[host], is_wireguard_key)
+        if problem:
+            unusable[host] = problem
+        else:
+            usable[host] = records[host]
+    return usable, unusable
+
+
+def _waiting(name, gateways, reasons):
+    missing = [g for g in gateways if g in reasons]
+    return {"link": name, "gateways": list(gateways), "missing": missing,
+            "summary": "%s (waiting for %s)" % (name, "; ".join("%s: %s" % (g, reasons[g]) for g in missing))}
+
+
+def build_plan(links, inventory, hostvars, run_hosts=None, rotate=None, gateway_hosts=None,
+               exchange="run", peer_records=None, psk_secret_length=None):
     """The fleet plan for one run; raises links.LinkError listing every problem found.
 
     ``links``: ``wgspread_links``; ``inventory``: every inventory hostname; ``hostvars``:
@@ -230,10 +305,58 @@ def build_plan(links, inventory, hostvars, run_hosts=None, rotate=None, gateway_
     run (``ansible_play_hosts``), None for all; ``rotate``: ``wireguard_rotate_keys``;
     ``gateway_hosts``: a links.GatewayGroup every link's gateways must be in, or None.
     Linear in the number of links (plus a sort per gateway).
+
+    ``exchange`` fact_cache (``wgspread_exchange``): a link end outside ``inventory`` is taken
+    from ``peer_records`` ({host: the record it published, as read from the fact cache});
+    a link with an end that has none is set aside as waiting instead of refused, and
+    ``psk_secret_length`` (of ``wgspread_psk_secret``) must allow deriving preshared keys.
     """
-    cache, calibrations = gateway_inputs(links, inventory, hostvars)
-    parsed = parse_links(links, inventory, cache, calibrations=calibrations, gateway_hosts=gateway_hosts)
+    if exchange not in EXCHANGES:
+        raise LinkError(["wgspread_exchange must be one of %s, got %r" % (", ".join(EXCHANGES), exchange)])
+    records, reasons, skip = {}, {}, set()
+    if exchange == "fact_cache":
+        records, reasons = _usable_records(peer_records, outside_ends(links, inventory))
+        for index, link in enumerate(links if isinstance(links, list) else []):
+            gateways = link.get("gateways") if isinstance(link, dict) else None
+            if isinstance(gateways, list) and any(isinstance(g, str) and g in reasons for g in gateways):
+                skip.add(index)
+        if gateway_hosts is not None:
+            gateway_hosts = GatewayGroup(gateway_hosts.name, set(gateway_hosts) | set(
+                host for host, record in records.items() if record.get("group") == gateway_hosts.name))
+    known = set(inventory) | set(records)
+    hostvars = _RecordedHostVars(hostvars, records) if records else hostvars
+    cache, calibrations = gateway_inputs(links, known, hostvars)
+    parsed = parse_links(links, known, cache, calibrations=calibrations, gateway_hosts=gateway_hosts, skip=skip)
     run = set(inventory) if run_hosts is None else set(run_hosts)
+
+    # Waiting: a link with an end in this inventory whose other end has no usable record.
+    # (A link between two gateways of other slices is theirs to report.)
+    waiting = []
+    needs_psk = False
+    for index in sorted(skip):
+        link = links[index]
+        if any(g in inventory for g in link["gateways"]):
+            waiting.append(_waiting(link.get("name") or default_link_name(link["gateways"]), link["gateways"], reasons))
+            needs_psk = needs_psk or link.get("preshared_key", True) not in (False, "false", "no", 0)
+    if records:
+        # A peer that published its record before this link existed has no key for it yet.
+        kept = []
+        for link in parsed:
+            lacking = dict((g, "its record has no key for this link yet (it has not run since the link was added)")
+                           for g in link["gateways"] if g in records and link["name"] not in records[g]["public_keys"])
+            if lacking and any(g in inventory for g in link["gateways"]):
+                waiting.append(_waiting(link["name"], link["gateways"], lacking))
+            if not lacking:
+                kept.append(link)
+        needs_psk = needs_psk or any(link["preshared_key"] for link in parsed)
+        parsed = kept
+    else:
+        needs_psk = needs_psk or any(link["preshared_key"] for link in parsed)
+    if exchange == "fact_cache" and needs_psk and (psk_secret_length or 0) < MIN_PSK_SECRET_LENGTH:
+        raise LinkError(["wgspread_psk_secret: with wgspread_exchange fact_cache each link's preshared key is derived "
+                         "from it on the controller, so that both ends get the same key in any job slice; give a "
+                         "vaulted string of at least %d characters (ansible-vault encrypt_string), or set "
+                         "preshared_key: false on the links" % MIN_PSK_SECRET_LENGTH])
     rotating = _rotating(parsed, rotate, run)
     rotating_set = set(rotating)
 
@@ -241,8 +364,8 @@ def build_plan(links, inventory, hostvars, run_hosts=None, rotate=None, gateway_
     link_plans = []
     for link in parsed:
         a, b = link["gateways"]
-        per_gateway.setdefault(a, []).append(_tunnel(link, a, b, run, rotating_set))
-        per_gateway.setdefault(b, []).append(_tunnel(link, b, a, run, rotating_set))
+        per_gateway.setdefault(a, []).append(_tunnel(link, a, b, run, rotating_set, records))
+        per_gateway.setdefault(b, []).append(_tunnel(link, b, a, run, rotating_set, records))
         spread = link["spread"]
         link_plans.append(LinkPlan(
             name=link["name"],
@@ -253,22 +376,33 @@ def build_plan(links, inventory, hostvars, run_hosts=None, rotate=None, gateway_
             spread={"enabled": spread["enabled"], "receive_ports": dict(spread["receive_ports"]),
                     "requests": dict(spread["requests"]), "calibrated": dict(spread["calibrated"])},
             missing=[g for g in link["gateways"] if g not in run],
+            from_records=[g for g in link["gateways"] if g not in run and g in records],
         ))
+    waiting_ends = {}
+    for entry in waiting:
+        a, b = entry["gateways"]
+        for me, peer in ((a, b), (b, a)):
+            if me in inventory:
+                waiting_ends.setdefault(me, []).append({"link": entry["link"], "peer": peer})
 
     gateways = {}
-    for gateway in sorted(per_gateway):
-        tunnels = sorted(per_gateway[gateway], key=lambda t: t.interface)
+    present = run | set(records)
+    for gateway in sorted(set(per_gateway) | set(waiting_ends)):
+        tunnels = sorted(per_gateway.get(gateway, []), key=lambda t: t.interface)
         in_run = gateway in run
         gateways[gateway] = GatewayPlan(
             gateway=gateway,
             in_run=in_run,
             tunnels=tunnels,
-            active_links=[t.link for t in tunnels if in_run and t.peer_in_run],
-            skipped_links=[t.link for t in tunnels if not (in_run and t.peer_in_run)],
+            active_links=[t.link for t in tunnels if in_run and t.peer in present],
+            skipped_links=[t.link for t in tunnels if not (in_run and t.peer in present)],
             rotate_links=[t.link for t in tunnels if t.rotate_keys],
+            waiting=sorted(waiting_ends.get(gateway, []), key=lambda w: w["link"]),
         )
+    used = sorted(set(g for link in parsed for g in link["gateways"] if g in records))
     return Plan(version=PLAN_VERSION, run_hosts=sorted(run), gateways=gateways, links=link_plans,
-                rotate_links=rotating)
+                rotate_links=rotating, exchange=exchange, cached_peers=used,
+                waiting_links=sorted(waiting, key=lambda w: w["link"]))
 
 
 # ---------------------------------------------------------------- readers of a plan (as_dict form)
@@ -301,6 +435,8 @@ def links_outside_run(plan, run_hosts=None):
     """
     check_plan(plan)
     run = set(plan["run_hosts"] if run_hosts is None else run_hosts)
+    # Known from its published record (wgspread_exchange fact_cache): configured by its own run.
+    run |= set(plan.get("cached_peers") or [])
     out = []
     for link in plan["links"]:
         missing = [g for g in link["gateways"] if g not in run]

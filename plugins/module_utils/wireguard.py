@@ -14,6 +14,8 @@ import base64
 import ipaddress
 import re
 
+from ansible_collections.sitelink.wgspread.plugins.module_utils.peer_record import derive_psk
+
 MARKER = "# Managed by sitelink.wgspread"
 KEY_RE = re.compile(r"^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$")
 SECRET_LINE_RE = re.compile(r"^(PrivateKey|PresharedKey)\s*=.*$", re.MULTILINE)
@@ -237,11 +239,13 @@ def route_changes(live_routes, allowed_ips, addresses):
 # What the wireguard role asks of wg_key and wg_tunnel: all links of a gateway in one call
 # each. ``tunnels`` are the gateway's tunnels of the fleet plan (docs/plan.md), as plain data.
 
-def key_specs(tunnels, key_dir, kind, rotate_links=(), received_from=None):
+def key_specs(tunnels, key_dir, kind, rotate_links=(), received_from=None, derived_from=None):
     """wg_key's ``keys`` for these tunnels: ``kind`` private (LINK.key) or preshared (LINK.psk).
 
     ``received_from``: for the preshared keys another end owns, the variables of every host
-    (hostvars), whose ``__wireguard_psks`` hold what each owning end made this run."""
+    (hostvars), whose ``__wireguard_psks`` hold what each owning end made this run.
+    ``derived_from``: the fleet's ``wgspread_psk_secret`` (wgspread_exchange fact_cache): each
+    preshared key is derived from it (peer_record.derive_psk), the same on both ends."""
     suffix = {"private": ".key", "preshared": ".psk"}[kind]
     specs = []
     for tunnel in tunnels:
@@ -251,13 +255,16 @@ def key_specs(tunnels, key_dir, kind, rotate_links=(), received_from=None):
         if received_from is not None:
             owned = _host_var(received_from, tunnel["peer"], "__wireguard_psks") or {}
             spec.update(rotate=False, content=owned.get(link) or None)
+        if derived_from is not None and kind == "preshared":
+            spec.update(rotate=False, content=derive_psk(derived_from, link))
         specs.append(spec)
     return specs
 
 
 def tunnel_specs(tunnels, key_dir, config_dir, public_keys_from, supervise=None):
     """wg_tunnel's ``tunnels`` for these tunnels; the peers' public keys come from the facts
-    ``wireguard_public_keys`` of ``public_keys_from`` (hostvars)."""
+    ``wireguard_public_keys`` of ``public_keys_from`` (hostvars), or for a peer outside the
+    run's inventory, from the record it published (the tunnel's ``peer_public_key``)."""
     key_dir = key_dir.rstrip("/")
     specs = []
     for tunnel in tunnels:
@@ -270,7 +277,7 @@ def tunnel_specs(tunnels, key_dir, config_dir, public_keys_from, supervise=None)
             "supervise": supervise,
             "peers": [{
                 "name": tunnel["peer"],
-                "public_key": peer_keys.get(link, ""),
+                "public_key": peer_keys.get(link) or tunnel.get("peer_public_key") or "",
                 "preshared_key_path": ("%s/%s.psk" % (key_dir, link)) if tunnel["preshared_key"] else None,
                 "endpoint": tunnel["peer_endpoint_uri"],
                 "allowed_ips": tunnel["peer_allowed_ips"],

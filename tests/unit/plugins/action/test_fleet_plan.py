@@ -55,3 +55,39 @@ def test_the_gateway_group_is_a_group_or_no_check():
     groups = {"all": ["hub", "x"], "gateways": ["hub"]}
     assert gateway_group("gateways", groups) == frozenset(["hub"]) and gateway_group("gateways", groups).name == "gateways"
     assert gateway_group("gateways:!hub", groups) is None
+
+
+def test_peer_records_are_read_from_what_ansible_itself_wrote_to_a_jsonfile_fact_cache(tmp_path):
+    """A record set with set_fact cacheable by a real ansible-playbook run, read back by the action."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from ansible.plugins.loader import cache_loader
+    from ansible_collections.sitelink.wgspread.plugins.action.fleet_plan import read_peer_records
+
+    cache_dir = tmp_path / "facts"
+    playbook = tmp_path / "publish.yml"
+    playbook.write_text(json.dumps([{"hosts": "all", "gather_facts": False, "tasks": [
+        {"ansible.builtin.set_fact": {"wgspread_peer_record": {"version": 1, "gateway": "{{ inventory_hostname }}"},
+                                      "cacheable": True}}]}]))
+    env = dict(os.environ, ANSIBLE_CACHE_PLUGIN="jsonfile", ANSIBLE_CACHE_PLUGIN_CONNECTION=str(cache_dir))
+    run = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "spoke1,spoke2,",
+                          "-c", "local", str(playbook)], capture_output=True, text=True, env=env, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    cache = cache_loader.get("jsonfile", _uri=str(cache_dir))
+    records, warnings = read_peer_records(["spoke1", "spoke2", "spoke3"], cache=cache)
+    assert records == {"spoke1": {"version": 1, "gateway": "spoke1"}, "spoke2": {"version": 1, "gateway": "spoke2"}}
+    assert warnings == []
+
+
+def test_an_unreadable_cache_entry_is_a_warning_and_the_link_waits():
+    from ansible_collections.sitelink.wgspread.plugins.action.fleet_plan import read_peer_records
+
+    class HalfWritten(object):
+        def get(self, host):
+            raise ValueError("Expecting value: line 1 column 1 (char 0)")
+
+    records, warnings = read_peer_records(["spoke1"], cache=HalfWritten())
+    assert records == {} and "cached facts of spoke1 cannot be read" in warnings[0]

@@ -8,10 +8,10 @@ import pytest
 import yaml
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.sitelink.wgspread.plugins.filter import calibration, fleet, links, nic_tuning, spread, wireguard
+from ansible_collections.sitelink.wgspread.plugins.filter import calibration, fleet, links, nic_tuning, peer, spread, wireguard
 
 FILTER_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "plugins", "filter")
-MODULES = (calibration, fleet, links, nic_tuning, spread, wireguard)
+MODULES = (calibration, fleet, links, nic_tuning, peer, spread, wireguard)
 ALL = dict((name, function) for module in MODULES for name, function in module.FilterModule().filters().items())
 
 
