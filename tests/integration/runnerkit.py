@@ -69,7 +69,7 @@ class Lab(object):
 
 def awx_slices(hosts, count):
     """AWX's slicing: hosts sorted by name, host i goes to slice i mod count."""
-    slices = [[] for _ in range(count)]
+    slices = [[] for _index in range(count)]
     for index, host in enumerate(sorted(hosts)):
         slices[index % count].append(host)
     return slices
@@ -196,4 +196,3 @@ def secret_hits(secrets, roots):
                     if secret in text:
                         hits.add((label, path))
     return hits
-
