@@ -19,6 +19,7 @@ import os
 import pathlib
 import re
 import shutil
+import tempfile
 import secrets
 import time
 
@@ -35,7 +36,9 @@ SPOKES = 5
 ROUNDS = 3
 PINGS = 200
 STATE = os.path.join(ROOT, "lab", ".state-sliced")  # gitignored
-WORK = os.path.join(STATE, "work")
+# Outside the checkout (ansible-lint would lint the generated inventories) and outside pytest's
+# shared tmp root, which every other pytest session on the machine prunes, also while this runs.
+WORK = os.path.join(tempfile.gettempdir(), "wgspread-sliced-lab")
 
 # hub-spokeK, and one link between two spokes. With 3 slices (hub spoke3 | spoke1 spoke4 |
 # spoke2 spoke5) only hub-spoke3 has both ends in one slice.
@@ -53,8 +56,7 @@ def slice_of(gateway, slices):
 def sliced_lab():
     """The second lab, fresh, taken down afterwards also when a test fails (WGSPREAD_KEEP_LAB=1 keeps it).
     The runs' private data directories, fact cache and vault password file live in WORK, made
-    afresh here and kept for a look afterwards: pytest's shared tmp root is pruned by every
-    other pytest session on the machine, also while this one runs."""
+    afresh here and kept for a look afterwards."""
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
     work = pathlib.Path(WORK)
