@@ -10,6 +10,7 @@ __metaclass__ = type
 import json
 import os
 import tempfile
+import time
 
 from ansible import constants as C
 from ansible.errors import AnsibleError
@@ -106,10 +107,15 @@ def check_inputs(links, inventory, hostvars, run_hosts, rotate_keys=(), check_ro
     return plan, errors
 
 
-def read_peer_records(hosts, cache=None):
+def read_peer_records(hosts, cache=None, retry_after=0.5):
     """({host: record}, [warnings]): the records ``hosts`` published (wgspread_exchange
     fact_cache), read from Ansible's configured fact cache (fact_caching in ansible.cfg, or
-    ANSIBLE_CACHE_PLUGIN*). A host without one is absent; the plan reports its links as waiting."""
+    ANSIBLE_CACHE_PLUGIN*). A host without one is absent; the plan reports its links as waiting.
+
+    Records are read whatever fact_caching_timeout says (the plugin is asked with timeout 0):
+    a record is replaced by its gateway's next run, and one that "expired" because a schedule
+    ran less often than the timeout would otherwise turn live links into waiting ones. An entry
+    that cannot be read (a file a concurrent slice is writing) is tried once more."""
     warnings = []
     if not hosts:
         return {}, warnings
@@ -118,17 +124,25 @@ def read_peer_records(hosts, cache=None):
             warnings.append("wgspread_exchange fact_cache: the fact cache is %r, which keeps nothing between runs, so "
                             "the gateways outside this run (%s) stay unknown; configure a shared fact cache "
                             "(docs/execution-environment.md)" % (C.CACHE_PLUGIN, _named(hosts)))
-        cache = cache_loader.get(C.CACHE_PLUGIN)
+        try:
+            cache = cache_loader.get(C.CACHE_PLUGIN, _timeout=0)
+        except Exception:  # a plugin without a timeout option
+            cache = cache_loader.get(C.CACHE_PLUGIN)
     records = {}
     for host in hosts:
-        try:
-            facts = cache.get(host)
-        except KeyError:
-            continue
-        except Exception as exc:  # a cache file half written by a concurrent slice, a backend down
-            warnings.append("wgspread_exchange fact_cache: the cached facts of %s cannot be read (%s); "
-                            "its links wait for the next run" % (host, exc))
-            continue
+        for attempt in (1, 2):
+            try:
+                facts = cache.get(host)
+            except KeyError:
+                facts = None
+            except Exception as exc:  # a cache file half written by a concurrent slice, a backend down
+                if attempt == 1:
+                    time.sleep(retry_after)
+                    continue
+                warnings.append("wgspread_exchange fact_cache: the cached facts of %s cannot be read (%s); "
+                                "its links wait for the next run" % (host, exc))
+                facts = None
+            break
         record = facts.get(FACT_NAME) if isinstance(facts, dict) else None
         if record is not None:
             records[host] = record

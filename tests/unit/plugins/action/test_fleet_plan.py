@@ -89,5 +89,43 @@ def test_an_unreadable_cache_entry_is_a_warning_and_the_link_waits():
         def get(self, host):
             raise ValueError("Expecting value: line 1 column 1 (char 0)")
 
-    records, warnings = read_peer_records(["spoke1"], cache=HalfWritten())
+    records, warnings = read_peer_records(["spoke1"], cache=HalfWritten(), retry_after=0)
     assert records == {} and "cached facts of spoke1 cannot be read" in warnings[0]
+
+
+def test_an_entry_being_written_is_read_on_the_second_try():
+    from ansible_collections.sitelink.wgspread.plugins.action.fleet_plan import read_peer_records
+
+    class WrittenMeanwhile(object):
+        calls = 0
+
+        def get(self, host):
+            self.calls += 1
+            if self.calls == 1:
+                raise ValueError("Unterminated string starting at: line 1 column 2")
+            return {"wgspread_peer_record": {"gateway": host}}
+
+    assert read_peer_records(["spoke1"], cache=WrittenMeanwhile(), retry_after=0) == (
+        {"spoke1": {"gateway": "spoke1"}}, [])
+
+
+def test_records_older_than_the_fact_cache_timeout_are_still_read(tmp_path):
+    """A schedule that runs less often than fact_caching_timeout must not turn live links into waiting ones."""
+    import json
+    import os
+    import time as clock
+
+    from ansible.plugins.loader import cache_loader
+    from ansible_collections.sitelink.wgspread.plugins.action.fleet_plan import read_peer_records
+
+    writer = cache_loader.get("jsonfile", _uri=str(tmp_path))
+    writer.set("spoke1", {"wgspread_peer_record": {"gateway": "spoke1"}})
+    old = clock.time() - 3 * 86400
+    for name in os.listdir(str(tmp_path)):
+        os.utime(os.path.join(str(tmp_path), name), (old, old))
+    expiring = cache_loader.get("jsonfile", _uri=str(tmp_path), _timeout=86400)
+    with pytest.raises(KeyError):
+        expiring.get("spoke1")  # what Ansible itself would say
+    reader = cache_loader.get("jsonfile", _uri=str(tmp_path), _timeout=0)
+    assert read_peer_records(["spoke1"], cache=reader)[0] == {"spoke1": {"gateway": "spoke1"}}
+    assert json.dumps(reader.get("spoke1"))
