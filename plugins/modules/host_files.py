@@ -16,7 +16,9 @@ description:
     beside it, then a rename), creating its directory with mode C(0755) where needed. A file
     with O(files[].validate) is checked before it replaces the old one.
   - Then, under systemd, reloads systemd once if a file below C(/etc/systemd/system) changed, and
-    enables (and with O(units[].started) starts) each unit of O(units) that is not yet.
+    enables (and with O(units[].started) starts) each unit of O(units) that is not yet. A unit
+    whose file it rewrote is enabled again, so that new C(WantedBy=) targets of the file get
+    their links too.
   - One round trip for what would otherwise be a task per directory, file and unit; the roles
     persist their state (boot units, scripts, udev rules, the nft file) with one call each.
   - Files and units not named are left alone; nothing is ever removed.
@@ -149,7 +151,9 @@ def unit_actions(host, unit, started, unit_file_changed, check_mode):
     if check_mode and unit_file_changed:
         return ["enable"] + (["start"] if started else [])
     actions = []
-    if host.run(["systemctl", "is-enabled", unit], check=False)[1].strip() != "enabled":
+    # A rewritten unit file may name new [Install] targets (WantedBy=): only enabling it again
+    # links it into them; is-enabled says "enabled" as soon as any one link exists.
+    if unit_file_changed or host.run(["systemctl", "is-enabled", unit], check=False)[1].strip() != "enabled":
         actions.append("enable")
     if started and host.run(["systemctl", "is-active", unit], check=False)[1].strip() != "active":
         actions.append("start")

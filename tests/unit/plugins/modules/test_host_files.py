@@ -115,3 +115,13 @@ def test_without_systemd_units_are_left_out(capsys, tmp_path):
     result = run(capsys, tmp_path, gateway)
     assert result["units"] == [] and not result["daemon_reloaded"]
     assert [call for call in gateway.calls if call[0] == "systemctl"] == []
+
+
+def test_a_rewritten_unit_file_is_enabled_again_for_its_new_install_targets(capsys, tmp_path):
+    put(tmp_path, TABLE, "table inet wgspread {}\n")
+    put(tmp_path, UNIT, "[Install]\nWantedBy=sysinit.target\n")
+    gateway = Gateway(units={"wgspread-nft.service": (True, True)})
+    result = run(capsys, tmp_path, gateway)
+    assert result["units"] == [{"name": "wgspread-nft.service", "actions": ["enable"]}]
+    assert gateway.calls[-1] == ("systemctl", "enable", "wgspread-nft.service")
+    assert gateway.calls.index(("systemctl", "daemon-reload")) < gateway.calls.index(gateway.calls[-1])
