@@ -7,6 +7,8 @@ Not a benchmark. ``python benchmarks/X.py`` puts benchmarks/ first on sys.path, 
 import os
 import platform
 import subprocess
+import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLLECTIONS = os.path.join(ROOT, ".cache", "collections")
@@ -43,3 +45,22 @@ def loadavg():
     """The 1, 5 and 15 minute load averages, as /proc/loadavg prints them."""
     with open("/proc/loadavg") as handle:
         return " ".join(handle.read().split()[:3])
+
+
+class Timeout(Exception):
+    """A benchmark's own deadline (SIGALRM) or a signal ended it."""
+
+
+def log(message):
+    sys.stderr.write("[%s] %s\n" % (time.strftime("%H:%M:%S"), message))
+    sys.stderr.flush()
+
+
+def run(argv, ns=None, stdin=None, timeout=30, check=True):
+    """stdout of ``argv``, in network namespace ``ns`` if given; a failure raises with its stderr."""
+    if ns:
+        argv = ["ip", "netns", "exec", ns] + argv
+    proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise RuntimeError("%s failed (rc=%d): %s" % (" ".join(argv), proc.returncode, (proc.stderr or proc.stdout).strip()))
+    return proc.stdout

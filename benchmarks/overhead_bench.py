@@ -44,7 +44,7 @@ import tempfile
 import time
 
 import benchkit
-from benchkit import ROOT, first_line, loadavg
+from benchkit import ROOT, Timeout, first_line, loadavg, log, run
 
 sys.path.insert(0, benchkit.link_collection())
 
@@ -65,24 +65,6 @@ TICK = os.sysconf("SC_CLK_TCK")
 VARIANTS = ["none", "rules", "meter"]  # "wide" is added with --wide-cpus
 PAIRS = [("rules", "none", "the spreading rules"), ("meter", "rules", "the meter"), ("meter", "none", "rules and meter")]
 WIDE_PAIR = ("wide", "rules", "a many-core host's meter")
-
-
-class Timeout(Exception):
-    pass
-
-
-def log(message):
-    sys.stderr.write("[%s] %s\n" % (time.strftime("%H:%M:%S"), message))
-    sys.stderr.flush()
-
-
-def run(argv, ns=None, stdin=None, timeout=30, check=True):
-    if ns:
-        argv = ["ip", "netns", "exec", ns] + argv
-    proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
-    if check and proc.returncode != 0:
-        raise RuntimeError("%s failed (rc=%d): %s" % (" ".join(argv), proc.returncode, (proc.stderr or proc.stdout).strip()))
-    return proc.stdout
 
 
 def link_tunnels():
