@@ -107,6 +107,16 @@ def check_inputs(links, inventory, hostvars, run_hosts, rotate_keys=(), check_ro
     return plan, errors
 
 
+def expiry_warning(timeout):
+    """What a fact cache timeout does to sliced runs: when a gateway's cached facts are older
+    than it, Ansible drops them (its record with them) as soon as that gateway's facts are
+    gathered again, and until its run publishes the record anew, the other slices see none."""
+    return ("wgspread_exchange fact_cache: fact_caching_timeout is %s s; a gateway whose record is older than that "
+            "loses it from the cache when its facts are next gathered, and its links in other slices wait (their "
+            "spreading on the far end is dropped) until its run publishes it again. Set fact_caching_timeout = 0 "
+            "(docs/execution-environment.md)" % timeout)
+
+
 def read_peer_records(hosts, cache=None, retry_after=0.5):
     """({host: record}, [warnings]): the records ``hosts`` published (wgspread_exchange
     fact_cache), read from Ansible's configured fact cache (fact_caching in ansible.cfg, or
@@ -124,6 +134,8 @@ def read_peer_records(hosts, cache=None, retry_after=0.5):
             warnings.append("wgspread_exchange fact_cache: the fact cache is %r, which keeps nothing between runs, so "
                             "the gateways outside this run (%s) stay unknown; configure a shared fact cache "
                             "(docs/execution-environment.md)" % (C.CACHE_PLUGIN, _named(hosts)))
+        elif int(C.CACHE_PLUGIN_TIMEOUT or 0) != 0:
+            warnings.append(expiry_warning(C.CACHE_PLUGIN_TIMEOUT))
         try:
             cache = cache_loader.get(C.CACHE_PLUGIN, _timeout=0)
         except Exception:  # a plugin without a timeout option

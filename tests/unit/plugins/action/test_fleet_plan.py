@@ -129,3 +129,9 @@ def test_records_older_than_the_fact_cache_timeout_are_still_read(tmp_path):
     reader = cache_loader.get("jsonfile", _uri=str(tmp_path), _timeout=0)
     assert read_peer_records(["spoke1"], cache=reader)[0] == {"spoke1": {"gateway": "spoke1"}}
     assert json.dumps(reader.get("spoke1"))
+
+
+def test_a_fact_cache_timeout_is_named_with_what_it_does_to_sliced_runs():
+    from ansible_collections.sitelink.wgspread.plugins.action.fleet_plan import expiry_warning
+    message = expiry_warning(86400)
+    assert "fact_caching_timeout is 86400 s" in message and "Set fact_caching_timeout = 0" in message
