@@ -211,8 +211,10 @@ def install(gateway):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def remove(gateway, tables_before, nftables_conf):
-    """Take the manager away again, and the tables it left, so the lab is as it was."""
+def remove(gateway, tables_before, nftables_conf, saved=None):
+    """Take the manager away again, and the tables it left, so the lab is as it was; put back
+    the tables of others that ``saved`` ({table: `nft list table` text}) holds and the manager
+    flushed (the hub's `flush ruleset` also takes an earlier module's own `inet userfw`)."""
     if gateway == "hub":
         # the stop flushes the ruleset and stops our unit with it (PartOf=)
         sh(gateway, "systemctl disable --now nftables && cat > /etc/nftables.conf <<'EOF'\n%sEOF" % nftables_conf)
@@ -223,6 +225,10 @@ def remove(gateway, tables_before, nftables_conf):
     for family, name in tables(gateway):
         if (family, name) not in tables_before and (family, name) != SPREAD_TABLE:
             sh(gateway, "nft delete table %s %s" % (family, name))  # iptables-nft's, left by ufw
+    present = tables(gateway)
+    for table, text in sorted((saved or {}).items()):
+        if table not in present:
+            sh(gateway, "nft -f - <<'EOF'\n%s\nEOF" % text)
     sh(gateway, "systemctl start wgspread-nft.service")
 
 
@@ -231,6 +237,8 @@ def managed(lab):
     """The managers installed and running, then site.yml once; yields each manager's rules
     before and after site.yml. Afterwards the managers are removed again."""
     tables_before = dict((g, tables(g)) for g in MANAGERS)
+    saved = dict((g, dict((t, sh(g, "nft list table %s %s" % t)) for t in tables_before[g] if t != SPREAD_TABLE))
+                 for g in MANAGERS)
     nftables_conf = sh("hub", "cat /etc/nftables.conf")
     started = time.time()
     slow = dict((g, install(g)) for g in MANAGERS)
@@ -248,7 +256,7 @@ def managed(lab):
         yield before, after
     finally:
         for gateway in MANAGERS:
-            remove(gateway, tables_before[gateway], nftables_conf)
+            remove(gateway, tables_before[gateway], nftables_conf, saved[gateway])
         for gateway in MANAGERS:
             assert sorted(tables(gateway)) == sorted(set(tables_before[gateway]) | {SPREAD_TABLE}), gateway
 
