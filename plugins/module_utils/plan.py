@@ -31,7 +31,7 @@ import dataclasses
 from typing import Dict, List, Optional
 
 from ansible_collections.sitelink.wgspread.plugins.module_utils.links import (
-    GatewayGroup, HostVarsCache, LinkError, default_link_name, parse_links, rotation_request,
+    GatewayGroup, HostVarsCache, LinkError, _as_bool, default_link_name, parse_links, rotation_request,
 )
 from ansible_collections.sitelink.wgspread.plugins.module_utils.peer_record import (
     EXCHANGES, MIN_PSK_SECRET_LENGTH, check_record, record_hostvars,
@@ -290,6 +290,15 @@ def _usable_records(records, wanted):
     return usable, unusable
 
 
+def _wants_psk(link):
+    """Whether a link set aside unparsed (waiting) has a preshared key, read as the link parser
+    reads the field; a value it would refuse counts as yes (it is refused once the link is parsed)."""
+    try:
+        return _as_bool(link.get("preshared_key", True))
+    except ValueError:
+        return True
+
+
 def _waiting(name, gateways, reasons):
     missing = [g for g in gateways if g in reasons]
     return {"link": name, "gateways": list(gateways), "missing": missing,
@@ -337,7 +346,8 @@ def build_plan(links, inventory, hostvars, run_hosts=None, rotate=None, gateway_
         link = links[index]
         if any(g in inventory for g in link["gateways"]):
             waiting.append(_waiting(link.get("name") or default_link_name(link["gateways"]), link["gateways"], reasons))
-            needs_psk = needs_psk or link.get("preshared_key", True) not in (False, "false", "no", 0)
+            needs_psk = needs_psk or _wants_psk(link)
+    needs_psk = needs_psk or any(link["preshared_key"] for link in parsed)
     if records:
         # A peer that published its record before this link existed has no key for it yet.
         kept = []
@@ -348,10 +358,7 @@ def build_plan(links, inventory, hostvars, run_hosts=None, rotate=None, gateway_
                 waiting.append(_waiting(link["name"], link["gateways"], lacking))
             if not lacking:
                 kept.append(link)
-        needs_psk = needs_psk or any(link["preshared_key"] for link in parsed)
         parsed = kept
-    else:
-        needs_psk = needs_psk or any(link["preshared_key"] for link in parsed)
     if exchange == "fact_cache" and needs_psk and (psk_secret_length or 0) < MIN_PSK_SECRET_LENGTH:
         raise LinkError(["wgspread_psk_secret: with wgspread_exchange fact_cache each link's preshared key is derived "
                          "from it on the controller, so that both ends get the same key in any job slice; give a "
