@@ -6,6 +6,7 @@ Not a benchmark. ``python benchmarks/X.py`` puts benchmarks/ first on sys.path, 
 
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -64,3 +65,19 @@ def run(argv, ns=None, stdin=None, timeout=30, check=True):
     if check and proc.returncode != 0:
         raise RuntimeError("%s failed (rc=%d): %s" % (" ".join(argv), proc.returncode, (proc.stderr or proc.stdout).strip()))
     return proc.stdout
+
+
+def remove_namespaces(namespaces, sockets):
+    """Kill what runs in these network namespaces, delete them, and remove these wireguard-go
+    sockets (paths): a benchmark's own leftovers, nothing else."""
+    for ns in namespaces:
+        if subprocess.run(["ip", "netns", "pids", ns], capture_output=True, check=False).returncode == 0:
+            for pid in subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, check=False).stdout.split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+    for sock in sockets:
+        if os.path.exists(sock):
+            os.unlink(sock)

@@ -44,7 +44,7 @@ import tempfile
 import time
 
 import benchkit
-from benchkit import ROOT, Timeout, first_line, loadavg, log, run
+from benchkit import ROOT, Timeout, first_line, loadavg, log, remove_namespaces, run
 
 sys.path.insert(0, benchkit.link_collection())
 
@@ -181,18 +181,7 @@ class Lab:
 
 def cleanup():
     """Remove this benchmark's namespaces (killing what runs in them) and its wireguard-go sockets, nothing else."""
-    for ns in (NS_A, NS_B):
-        if subprocess.run(["ip", "netns", "pids", ns], capture_output=True, check=False).returncode == 0:
-            for pid in subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, check=False).stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
-    for ifname in (WG_A, WG_B):
-        sock = os.path.join(WG_SOCK_DIR, ifname + ".sock")
-        if os.path.exists(sock):
-            os.unlink(sock)
+    remove_namespaces((NS_A, NS_B), [os.path.join(WG_SOCK_DIR, ifname + ".sock") for ifname in (WG_A, WG_B)])
 
 
 def busy_ticks():

@@ -40,7 +40,7 @@ import tempfile
 import time
 
 import benchkit
-from benchkit import ROOT, Timeout, first_line, loadavg, log, run
+from benchkit import ROOT, Timeout, first_line, loadavg, log, remove_namespaces, run
 
 sys.path.insert(0, benchkit.link_collection())
 
@@ -199,18 +199,8 @@ class Lab:
 
 
 def cleanup_stale(ifnames=()):
-    for ns in (NS_A, NS_B):
-        if subprocess.run(["ip", "netns", "pids", ns], capture_output=True, check=False).returncode == 0:
-            for pid in subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, check=False).stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
-    for ifname in set(ifnames) | set("wgb%d" % i for i in range(8)):
-        sock = os.path.join(WG_SOCK_DIR, ifname + ".sock")
-        if os.path.exists(sock):
-            os.unlink(sock)
+    ifnames = sorted(set(ifnames) | set("wgb%d" % i for i in range(8)))
+    remove_namespaces((NS_A, NS_B), [os.path.join(WG_SOCK_DIR, ifname + ".sock") for ifname in ifnames])
 
 
 # ---------------------------------------------------------------- the product's rules
