@@ -17,7 +17,7 @@ __metaclass__ = type
 import ipaddress
 
 from ansible_collections.sitelink.wgspread.plugins.module_utils.napi import finding as threaded_napi_finding
-from ansible_collections.sitelink.wgspread.plugins.module_utils.plan import check_plan
+from ansible_collections.sitelink.wgspread.plugins.module_utils.plan import check_plan, endpoint_uri
 
 try:
     import jmespath
@@ -254,10 +254,10 @@ def _as_planned(link, end, other, other_tunnel, public_key):
     and the verdicts of all slices together are the verdict of one run over the fleet."""
     listen, endpoints, spread = link["listen_ports"], link["endpoints"], link["spread"]
     other_wg = (other_tunnel or {}).get("wireguard") or {}
-    peer_endpoint = ("[%s]:%d" if ":" in endpoints[other] else "%s:%d") % (endpoints[other], listen[other])
     planned = {"link": link["name"], "interface": link["interfaces"][end],
                "wireguard": {"present": True, "public_key": public_key, "listen_port": listen[end],
-                             "peers": [{"public_key": other_wg.get("public_key"), "endpoint": peer_endpoint}]},
+                             "peers": [{"public_key": other_wg.get("public_key"),
+                                        "endpoint": endpoint_uri(endpoints[other], listen[other])}]},
                "spread": {"send_rule": False, "fold_rule": False}}
     if spread["enabled"]:
         planned["spread"] = {

@@ -174,7 +174,7 @@ def gateway_inputs(links, inventory, hostvars):
     return cache, dict((g, _calibrations(cache, g)) for g in sorted(names & set(inventory)))
 
 
-def _endpoint_uri(host, port):
+def endpoint_uri(host, port):
     """``host:port`` as wg wants it: IPv6 literals in brackets."""
     return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
 
@@ -203,7 +203,7 @@ def _tunnel(link, me, peer, run, rotating, records=None):
         peer_tunnel_ip=str(peer_address.ip),
         peer_listen_port=link["listen_ports"][peer],
         peer_endpoint=link["endpoints"][peer],
-        peer_endpoint_uri=_endpoint_uri(link["endpoints"][peer], link["listen_ports"][peer]),
+        peer_endpoint_uri=endpoint_uri(link["endpoints"][peer], link["listen_ports"][peer]),
         peer_allowed_ips=allowed,
         persistent_keepalive=link["persistent_keepalive"],
         preshared_key=link["preshared_key"],
